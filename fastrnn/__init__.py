@@ -1,0 +1,11 @@
+"""fastrnn: the RNN layer stack of "Deep Learning from Scratch 2" as Numba kernels.
+
+Drop-in: ``common.time_layers`` -> ``fastrnn.time_layers``, ``common.optimizer`` ->
+``fastrnn.optimizer``, ``common.trainer`` -> ``fastrnn.trainer``, ``common.util`` ->
+``fastrnn.util``, ``dataset.ptb`` -> ``fastrnn.datasets.ptb``.
+"""
+from . import _threads  # noqa: F401  (sets the OpenMP wait policy before Numba starts threads)
+from .models import SimpleRnnlm
+
+__version__ = "0.1.0"
+__all__ = ["SimpleRnnlm", "__version__"]

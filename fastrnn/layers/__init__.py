@@ -1,0 +1,1 @@
+"""Layer implementations; the public names live in ``fastrnn.time_layers``."""

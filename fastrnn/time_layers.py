@@ -1,0 +1,12 @@
+"""The reference's ``common.time_layers`` interface, backed by Numba kernels.
+
+Change ``from common.time_layers import ...`` to
+``from fastrnn.time_layers import ...``: the classes keep the reference's names,
+constructors, param order and in-place ``grads``.
+"""
+from .layers.affine import TimeAffine
+from .layers.embedding import Embedding, TimeEmbedding
+from .layers.loss import TimeSoftmaxWithLoss
+from .layers.rnn import RNN, TimeRNN
+
+__all__ = ["RNN", "TimeRNN", "Embedding", "TimeEmbedding", "TimeAffine", "TimeSoftmaxWithLoss"]

@@ -1,0 +1,65 @@
+"""Training helpers of the reference: gradient clipping and perplexity."""
+from __future__ import annotations
+
+import inspect
+import math
+from typing import Sequence
+
+import numpy as np
+
+from . import _validate as v
+from ._flat import flat
+from .kernels.optim import scale_, sum_of_squares
+
+
+def clip_grads(grads: Sequence[np.ndarray], max_norm: float) -> None:
+    """Scale every grad in place by ``max_norm / (norm + 1e-6)`` when the global L2
+    norm of all grads exceeds ``max_norm``."""
+    max_norm = v.positive(max_norm, "max_norm")
+    flats = [flat(g) for g in grads]
+    total = sum(sum_of_squares(f) if f is not None else float(np.sum(np.square(g, dtype=np.float64)))
+                for f, g in zip(flats, grads))
+    rate = max_norm / (math.sqrt(total) + 1e-6)
+    if rate < 1:
+        for f, g in zip(flats, grads):
+            if f is None:
+                g *= rate
+            else:
+                scale_(f, g.dtype.type(rate))
+
+
+def _takes_train_flg(model) -> bool:
+    try:
+        return "train_flg" in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def eval_perplexity(model, corpus: np.ndarray, batch_size: int = 10, time_size: int = 35,
+                    progress: bool = False) -> float:
+    """exp(mean loss) of one stateful pass over ``corpus`` predicting each next word.
+
+    Row i of a batch reads the corpus from offset ``i * ((len(corpus) - 1) // batch_size)``;
+    the pass has ``(len(corpus) - 1) // (batch_size * time_size)`` iterations.  The
+    model's state is not reset here (reset it before, as the reference's scripts do).
+    """
+    corpus = np.asarray(corpus)
+    corpus_size = len(corpus)
+    max_iters = (corpus_size - 1) // (batch_size * time_size)
+    if max_iters < 1:
+        raise ValueError(f"corpus of {corpus_size} words is too short for batch_size={batch_size}, "
+                         f"time_size={time_size}")
+    jump = (corpus_size - 1) // batch_size
+    rows = (np.arange(batch_size) * jump)[:, None] + np.arange(time_size)[None, :]
+    kwargs = {"train_flg": False} if _takes_train_flg(model) else {}
+    iters = range(max_iters)
+    if progress:
+        from tqdm import tqdm
+        iters = tqdm(iters, desc="evaluating", leave=False)
+    total_loss = 0.0
+    for it in iters:
+        pos = rows + it * time_size
+        xs = corpus[pos % corpus_size]
+        ts = corpus[(pos + 1) % corpus_size]
+        total_loss += model.forward(xs, ts, **kwargs)
+    return float(np.exp(total_loss / max_iters))
