@@ -15,7 +15,8 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _shape_text(spec: Sequence) -> str:
-    return "(" + ", ".join("*" if d is None else str(d) for d in spec) + ")"
+    dims = ["*" if d is None else str(d) for d in spec]
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
 def check_shape(shape: tuple, spec: Sequence, name: str) -> None:

@@ -3,6 +3,8 @@
 fastmath is limited to flags that do not assume finite values (no ``nnan`` or
 ``ninf``): reassociation lets LLVM vectorise reductions, contraction allows FMA.
 All kernels are cached on disk so a second process does not compile again.
+Numba keys its cache on the kernel's own source file only: after editing this
+file or ``mathfn.py``, delete the ``__pycache__`` folders under ``kernels/``.
 """
 
 FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
@@ -12,7 +14,3 @@ JIT = dict(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")
 
 PJIT = dict(JIT, parallel=True)
 """Options of kernels with a ``prange`` loop."""
-
-ROW_TILE = 16
-"""Largest batch tile of the recurrent kernels.  Tiles depend on the batch size
-only, never on the thread count, so results do not depend on the thread count."""

@@ -8,8 +8,12 @@ steps: one parallel region per call, no synchronisation per step.
 import numpy as np
 from numba import njit, prange
 
-from .config import JIT, PJIT, ROW_TILE
+from .config import JIT, PJIT
 from .mathfn import tanh
+
+ROW_TILE = 64
+"""Largest batch tile.  Tiles depend on the batch size only, never on the thread
+count, so results do not depend on the thread count."""
 
 
 @njit(**JIT)

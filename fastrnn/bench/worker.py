@@ -1,0 +1,32 @@
+"""A benchmark worker process: one contender, one case, timed on request."""
+import time
+
+
+def _limit_threads(contender: str, threads: int) -> None:
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(threads)
+    if contender == "fastrnn":
+        import numba
+        numba.set_num_threads(threads)
+    if contender == "torch":
+        import torch
+        torch.set_num_threads(threads)
+        torch.set_num_interop_threads(1)
+
+
+def worker(conn, contender: str, case: str, threads: int) -> None:
+    _limit_threads(contender, threads)
+    from .cases import make
+
+    fn = make(contender, case)
+    for _ in range(3):  # compile, allocate, warm caches
+        fn()
+    conn.send("ready")
+    while (calls := conn.recv()) is not None:
+        times = []
+        for _ in range(calls):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        conn.send(times)
