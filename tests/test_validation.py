@@ -41,7 +41,7 @@ def test_bad_id_arrays(embed, ids, exc, msg):
 
 
 def test_embedding_step_checks_rank(rng):
-    with pytest.raises(ValueError, match=r"idx must have shape \(\*\)"):
+    with pytest.raises(ValueError, match=r"idx must have shape \(\*,\)"):
         Embedding(randn(rng, (10, 3), np.float32)).forward(np.array([[1]]))
 
 

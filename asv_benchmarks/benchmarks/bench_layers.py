@@ -1,0 +1,75 @@
+"""Layer and training-step timings of fastrnn (float32)."""
+import numpy as np
+
+from .common import Benchmark, rng
+
+try:
+    from fastrnn.time_layers import TimeEmbedding, TimeRNN, TimeSoftmaxWithLoss
+except ImportError:  # a commit before the layers existed
+    TimeRNN = None
+
+
+class TimeRNNForwardBackward(Benchmark):
+    params = [[(20, 35, 100, 100), (128, 35, 512, 512)]]
+    param_names = ["N_T_D_H"]
+
+    def setup(self, shape):
+        if TimeRNN is None:
+            raise NotImplementedError
+        self.limit_threads()
+        N, T, D, H = shape
+        r = rng()
+        f = np.float32
+        self.xs = r.standard_normal((N, T, D)).astype(f)
+        self.dhs = r.standard_normal((N, T, H)).astype(f)
+        self.layer = TimeRNN((r.standard_normal((D, H)) / np.sqrt(D)).astype(f),
+                             (r.standard_normal((H, H)) / np.sqrt(H)).astype(f), np.zeros(H, f))
+        self.time_forward_backward(shape)
+        self.flops = 6 * 2 * N * T * D * H  # the six products: xs@Wx, h@Wh, dt@Wh.T, dWx, dWh, dxs
+
+    def time_forward_backward(self, shape):
+        self.layer.forward(self.xs)
+        self.layer.backward(self.dhs)
+
+    def track_gflops(self, shape):
+        import time
+        best = float("inf")
+        for _ in range(5):
+            start = time.perf_counter()
+            self.time_forward_backward(shape)
+            best = min(best, time.perf_counter() - start)
+        return self.flops / best / 1e9
+
+    track_gflops.unit = "GFLOP/s"
+
+
+class SoftmaxWithLoss(Benchmark):
+    def setup(self):
+        if TimeRNN is None:
+            raise NotImplementedError
+        self.limit_threads()
+        r = rng()
+        self.xs = r.standard_normal((20, 35, 10000)).astype(np.float32)
+        self.ts = r.integers(0, 10000, (20, 35))
+        self.layer = TimeSoftmaxWithLoss()
+        self.time_forward_backward()
+
+    def time_forward_backward(self):
+        self.layer.forward(self.xs, self.ts)
+        self.layer.backward()
+
+
+class EmbeddingForwardBackward(Benchmark):
+    def setup(self):
+        if TimeRNN is None:
+            raise NotImplementedError
+        self.limit_threads()
+        r = rng()
+        self.layer = TimeEmbedding(r.standard_normal((10000, 100)).astype(np.float32))
+        self.xs = r.integers(0, 10000, (20, 35))
+        self.dout = r.standard_normal((20, 35, 100)).astype(np.float32)
+        self.time_forward_backward()
+
+    def time_forward_backward(self):
+        self.layer.forward(self.xs)
+        self.layer.backward(self.dout)

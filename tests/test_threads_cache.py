@@ -1,0 +1,82 @@
+"""Thread-count independence and the on-disk kernel cache."""
+import json
+import os
+import subprocess
+import sys
+
+import numba
+import numpy as np
+import pytest
+
+from fastrnn import SimpleRnnlm
+from fastrnn.optimizer import SGD
+from fastrnn.time_layers import TimeRNN
+from fastrnn.util import clip_grads
+from support import randn, rnn_params
+
+
+def _train_steps(threads):
+    numba.set_num_threads(threads)
+    try:
+        np.random.seed(0)
+        model, opt = SimpleRnnlm(500, 16, 24), SGD(1.0)
+        rng = np.random.default_rng(0)
+        for _ in range(3):
+            xs, ts = rng.integers(0, 500, (150, 7)), rng.integers(0, 500, (150, 7))
+            model.forward(xs, ts)
+            model.backward()
+            clip_grads(model.grads, 0.5)
+            opt.update(model.params, model.grads)
+        return [p.copy() for p in model.params] + [g.copy() for g in model.grads]
+    finally:
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads")
+def test_bit_identical_with_1_and_2_threads():
+    for a, b in zip(_train_steps(1), _train_steps(2)):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads")
+def test_time_rnn_bit_identical_across_threads(rng):
+    params = rnn_params(rng, 9, 11, np.float32)
+    xs, dhs = randn(rng, (200, 5, 9), np.float32), randn(rng, (200, 5, 11), np.float32)
+    out = []
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+        layer = TimeRNN(*params)
+        out.append([layer.forward(xs), layer.backward(dhs), *[g.copy() for g in layer.grads]])
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    for a, b in zip(*out):
+        np.testing.assert_array_equal(a, b)
+
+
+PROBE = """
+import json, numpy as np
+import fastrnn
+from fastrnn import kernels
+from fastrnn.kernels import embedding, optim, rnn, softmax
+from fastrnn.optimizer import SGD
+from fastrnn.util import clip_grads
+np.random.seed(0)
+model = fastrnn.SimpleRnnlm(100, 8, 8)
+xs = np.random.randint(0, 100, (4, 5))
+model.forward(xs, xs); model.backward(); clip_grads(model.grads, 0.25); SGD(0.1).update(model.params, model.grads)
+misses = {}
+for mod in (embedding, optim, rnn, softmax):
+    for name, obj in vars(mod).items():
+        if hasattr(obj, "stats") and obj.signatures:
+            misses[name] = sum(obj.stats.cache_misses.values())
+print(json.dumps(misses))
+"""
+
+
+@pytest.mark.parametrize("threads", ["2", "1"])
+def test_second_process_loads_every_kernel_from_cache(threads):
+    env = dict(os.environ, NUMBA_NUM_THREADS=threads)
+    runs = [subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, check=True)
+            for _ in range(2)]
+    misses = json.loads(runs[1].stdout)
+    assert {"embedding_gather", "rnn_forward", "softmax_cross_entropy_forward", "sgd_update"} <= set(misses)
+    assert all(v == 0 for v in misses.values()), misses
