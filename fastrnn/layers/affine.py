@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validate as v
+from .._matmul import matmul
 
 
 class TimeAffine:
@@ -39,7 +40,7 @@ class TimeAffine:
         Wb[D] = b
         self._x1 = x1
         self._shape = (N, T, D)
-        return np.matmul(x1, Wb).reshape(N, T, M)
+        return matmul(x1, Wb).reshape(N, T, M)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """dout (N, T, M) -> dx (N, T, D); writes dW = x^T dout and db = sum(dout)."""
@@ -49,8 +50,8 @@ class TimeAffine:
         N, T, D = self._shape
         M = W.shape[1]
         dout = v.float_array(dout, "dout", (N, T, M), self.dtype).reshape(N * T, M)
-        dWb = np.matmul(self._x1.T, dout)
+        dWb = matmul(self._x1.T, dout)
         dW, db = self.grads
         dW[...] = dWb[:D]
         db[...] = dWb[D]
-        return np.matmul(dout, W.T).reshape(N, T, D)
+        return matmul(dout, W.T).reshape(N, T, D)

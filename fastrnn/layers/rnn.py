@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validate as v
+from .._matmul import matmul
 from .._threads import blas_in_kernel
 from ..kernels.rnn import rnn_backward, rnn_forward
 
@@ -34,7 +35,7 @@ class _RNNParams:
         Wx, Wh, b = self.params
         N, T, D = xs.shape
         H = Wh.shape[0]
-        xw = np.matmul(xs.reshape(N * T, D), Wx).reshape(N, T, H)
+        xw = matmul(xs.reshape(N * T, D), Wx).reshape(N, T, H)
         hs = np.empty((N, T, H), self.dtype)
         hprev = np.empty_like(hs)
         with blas_in_kernel():
@@ -60,10 +61,10 @@ class _RNNParams:
             rnn_backward(dhs, hs, np.ascontiguousarray(Wh.T), dts, dh0)
         dts2 = dts.reshape(N * T, H)
         dWx, dWh, db = self.grads
-        np.matmul(xs.reshape(N * T, D).T, dts2, out=dWx)
-        np.matmul(hprev.reshape(N * T, H).T, dts2, out=dWh)
+        matmul(xs.reshape(N * T, D).T, dts2, out=dWx)
+        matmul(hprev.reshape(N * T, H).T, dts2, out=dWh)
         np.sum(dts2, axis=0, out=db)
-        dxs = np.matmul(dts2, Wx.T).reshape(N, T, D)
+        dxs = matmul(dts2, Wx.T).reshape(N, T, D)
         return dxs, dh0
 
 
