@@ -1,15 +1,17 @@
-"""Thread pools: Numba's for the kernels, BLAS's for the large matrix products.
+"""One busy thread pool at a time: Numba's.
 
-The two pools take turns on the same cores.  An OpenMP pool that spins after a
-parallel region (libgomp's default) steals the cores from the BLAS threads
-that run next: a 0.1 ms product then took 8 ms here.  Unless the user has set
-``OMP_WAIT_POLICY``, fastrnn sets it to ``PASSIVE`` before Numba starts its
-OpenMP pool; waking the pool then costs about 20 microseconds a kernel.
+Every matrix product of fastrnn runs as tiles inside a Numba ``prange`` loop,
+each tile a single-threaded BLAS call (SciPy's BLAS, the one Numba calls);
+``blas_in_kernel`` holds BLAS to one thread meanwhile, or BLAS would start its
+own threads on top of Numba's.  Two pools taking turns on the same cores cost
+dearly here: BLAS worker threads keep spinning after a product and slowed the
+Numba kernel that followed by a factor of up to 1.5.
 
-The recurrent kernels call BLAS (through SciPy, as Numba does) for each batch
-tile inside a ``prange`` loop, so the parallelism is Numba's.  Were BLAS to
-start its own threads there too, the cores would be oversubscribed.  Large
-products outside kernels keep NumPy's BLAS threads as the user set them.
+An OpenMP pool that spins after a parallel region (libgomp's default) likewise
+steals the cores from whatever runs next, such as NumPy's BLAS in the user's
+own code: a 0.1 ms product took 8 ms right after a kernel.  Unless the user has
+set ``OMP_WAIT_POLICY``, fastrnn sets it to ``PASSIVE`` before Numba starts
+its OpenMP pool; waking the pool then costs about 20 microseconds a kernel.
 """
 import os
 

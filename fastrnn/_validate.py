@@ -25,16 +25,21 @@ def check_shape(shape: tuple, spec: Sequence, name: str) -> None:
         raise ValueError(f"{name} must have shape {_shape_text(spec)}, got {tuple(shape)}")
 
 
-def float_array(x, name: str, spec: Sequence, dtype: np.dtype) -> np.ndarray:
-    """``x`` as a C-contiguous array of ``dtype`` with shape ``spec``; at least one element."""
+def _checked(x, name: str, spec: Sequence, kinds: str, holds: str) -> np.ndarray:
+    """``x`` itself once it is a non-empty array of a dtype kind in ``kinds`` and shape ``spec``."""
     if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array, got {type(x).__name__}")
-    if x.dtype.kind not in "fiu":
-        raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
+        raise TypeError(f"{name} must be a numpy array of {holds}, got {type(x).__name__}")
+    if x.dtype.kind not in kinds:
+        raise TypeError(f"{name} must hold {holds}, got dtype {x.dtype}")
     check_shape(x.shape, spec, name)
     if x.size == 0:
         raise ValueError(f"{name} must not be empty, got shape {x.shape}")
-    return np.ascontiguousarray(x, dtype=dtype)
+    return x
+
+
+def float_array(x, name: str, spec: Sequence, dtype: np.dtype) -> np.ndarray:
+    """``x`` as a C-contiguous array of ``dtype`` with shape ``spec``; at least one element."""
+    return np.ascontiguousarray(_checked(x, name, spec, "fiu", "real numbers"), dtype=dtype)
 
 
 def id_array(xs, name: str, spec: Sequence, vocab_size: int, ignore: int | None = None) -> np.ndarray:
@@ -42,13 +47,7 @@ def id_array(xs, name: str, spec: Sequence, vocab_size: int, ignore: int | None 
 
     Values equal to ``ignore`` (when given) are allowed too.
     """
-    if not isinstance(xs, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array of integer word ids, got {type(xs).__name__}")
-    if xs.dtype.kind not in "iu":
-        raise TypeError(f"{name} must hold integer word ids, got dtype {xs.dtype}")
-    check_shape(xs.shape, spec, name)
-    if xs.size == 0:
-        raise ValueError(f"{name} must not be empty, got shape {xs.shape}")
+    _checked(xs, name, spec, "iu", "integer word ids")
     bad = (xs < 0) | (xs >= vocab_size)
     if ignore is not None:
         bad &= xs != ignore

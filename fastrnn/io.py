@@ -27,6 +27,9 @@ def atomic_write(path, write: Callable) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 is not what a plain open gives
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

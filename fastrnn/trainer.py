@@ -52,6 +52,7 @@ class RnnlmTrainer:
         self.optimizer = optimizer
         self.time_idx = None
         self.ppl_list = None
+        self.ppl_iters = None
         self.eval_interval = None
         self.current_epoch = 0
 
@@ -83,6 +84,7 @@ class RnnlmTrainer:
             iters_per_epoch = min(iters_per_epoch, int(max_iters))
         self.time_idx = 0
         self.ppl_list = []
+        self.ppl_iters = []
         self.eval_interval = eval_interval
         model, optimizer = self.model, self.optimizer
         total_loss, loss_count = 0.0, 0
@@ -110,6 +112,7 @@ class RnnlmTrainer:
                         print(f"| epoch {self.current_epoch + 1} |  iter {iters + 1} / {iters_per_epoch} "
                               f"| time {elapsed:.0f}[s] | perplexity {ppl:.2f}")
                     self.ppl_list.append(ppl)
+                    self.ppl_iters.append(self.time_idx // time_size)
                     total_loss, loss_count = 0.0, 0
             bar.close()
             self.current_epoch += 1
@@ -117,14 +120,16 @@ class RnnlmTrainer:
                 on_epoch_end(self)
 
     def plot(self, ylim=None, file_name=None):
-        """Plot ``ppl_list`` against iterations; save to ``file_name`` if given, else show."""
+        """Plot ``ppl_list`` against the iterations done when each was reported (log
+        scale); save to ``file_name`` if given, else show."""
         import matplotlib.pyplot as plt
 
         fig, ax = plt.subplots()
-        x = np.arange(len(self.ppl_list)) * (self.eval_interval or 1)
-        ax.plot(x, self.ppl_list, label="train")
+        ax.plot(self.ppl_iters, self.ppl_list, marker=".")
+        ax.set_yscale("log")
         ax.set_xlabel("iterations")
-        ax.set_ylabel("perplexity")
+        ax.set_ylabel("training perplexity")
+        ax.grid(True, which="both", alpha=0.3)
         if ylim is not None:
             ax.set_ylim(*ylim)
         if file_name is None:

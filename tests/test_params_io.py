@@ -20,6 +20,9 @@ def test_save_load_roundtrip_keeps_identity(tmp_path):
         np.testing.assert_array_equal(p, q)
         assert q.dtype == np.float32
     assert os.listdir(tmp_path) == ["m.npz"]  # no temporary file left behind
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_default_file_name(tmp_path, monkeypatch):

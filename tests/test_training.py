@@ -136,5 +136,6 @@ def test_trainer_max_iters_and_identity():
     trainer.fit(corpus[:-1], corpus[1:], max_epoch=2, batch_size=2, time_size=3, eval_interval=1,
                 max_iters=4, progress=False)
     assert len(trainer.ppl_list) == 8 and trainer.time_idx == 8 * 3
+    assert trainer.ppl_iters == list(range(1, 9))
     assert all(a is b for a, b in zip(model.params, params)) and all(a is b for a, b in zip(model.grads, grads))
     assert all(not np.array_equal(a, b) for a, b in zip(params, before))
