@@ -6,8 +6,7 @@ from typing import Sequence
 import numpy as np
 
 from . import _validate as v
-from ._flat import flat_pair
-from .kernels.optim import sgd_update
+from ._elementwise import sgd_
 
 
 def check_pairs(params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
@@ -29,8 +28,4 @@ class SGD:
     def update(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
         check_pairs(params, grads)
         for p, g in zip(params, grads):
-            fp, fg = flat_pair(p, g)
-            if fp is None:
-                p -= self.lr * g
-            else:
-                sgd_update(fp, fg, p.dtype.type(self.lr))
+            sgd_(p, g, self.lr)

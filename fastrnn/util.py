@@ -8,24 +8,18 @@ from typing import Sequence
 import numpy as np
 
 from . import _validate as v
-from ._flat import flat
-from .kernels.optim import scale_, sum_of_squares
+from ._elementwise import scale_, sum_of_squares
 
 
 def clip_grads(grads: Sequence[np.ndarray], max_norm: float) -> None:
     """Scale every grad in place by ``max_norm / (norm + 1e-6)`` when the global L2
     norm of all grads exceeds ``max_norm``."""
     max_norm = v.positive(max_norm, "max_norm")
-    flats = [flat(g) for g in grads]
-    total = sum(sum_of_squares(f) if f is not None else float(np.sum(np.square(g, dtype=np.float64)))
-                for f, g in zip(flats, grads))
+    total = sum(sum_of_squares(g) for g in grads)
     rate = max_norm / (math.sqrt(total) + 1e-6)
     if rate < 1:
-        for f, g in zip(flats, grads):
-            if f is None:
-                g *= rate
-            else:
-                scale_(f, g.dtype.type(rate))
+        for g in grads:
+            scale_(g, rate)
 
 
 def _takes_train_flg(model) -> bool:

@@ -59,8 +59,8 @@ from fastrnn.kernels import blas, embedding, optim, rnn, softmax
 from fastrnn.optimizer import SGD
 from fastrnn.util import clip_grads
 np.random.seed(0)
-model = fastrnn.SimpleRnnlm(100, 8, 8)
-xs = np.random.randint(0, 100, (4, 5))
+model = fastrnn.SimpleRnnlm(5000, 8, 8)  # embed_W and affine W large enough for the kernels
+xs = np.random.randint(0, 5000, (4, 5))
 model.forward(xs, xs); model.backward(); clip_grads(model.grads, 0.25); SGD(0.1).update(model.params, model.grads)
 misses = {}
 for mod in (blas, embedding, optim, rnn, softmax):
