@@ -121,8 +121,7 @@ class TimeSoftmaxWithLoss:
         return float(-ls.sum() / mask.sum())
 
     def backward(self, dout=1):
-        p, t, mask, shape = self.cache
-        dx = p.copy()
+        dx, t, mask, shape = self.cache  # the softmax array itself, changed in place
         dx[np.arange(t.size), t] -= 1
         dx *= dout / mask.sum()
         dx *= mask[:, None]
