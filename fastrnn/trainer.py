@@ -7,6 +7,7 @@ from typing import Sequence
 import numpy as np
 from tqdm import tqdm
 
+from . import _validate as v
 from .util import clip_grads
 
 
@@ -74,6 +75,10 @@ class RnnlmTrainer:
         printed and appended to ``ppl_list``.  ``progress`` shows a bar per epoch with
         perplexity and words per second; ``on_epoch_end(trainer)`` runs after each epoch.
         """
+        max_epoch = v.positive_int(max_epoch, "max_epoch")
+        batch_size, time_size = v.positive_int(batch_size, "batch_size"), v.positive_int(time_size, "time_size")
+        if eval_interval is not None:
+            eval_interval = v.positive_int(eval_interval, "eval_interval")
         xs, ts = np.asarray(xs), np.asarray(ts)
         if len(xs) != len(ts):
             raise ValueError(f"xs and ts must have the same length, got {len(xs)} and {len(ts)}")
@@ -81,7 +86,7 @@ class RnnlmTrainer:
         if iters_per_epoch < 1:
             raise ValueError(f"{len(xs)} words are too few for batch_size={batch_size}, time_size={time_size}")
         if max_iters is not None:
-            iters_per_epoch = min(iters_per_epoch, int(max_iters))
+            iters_per_epoch = min(iters_per_epoch, v.positive_int(max_iters, "max_iters"))
         self.time_idx = 0
         self.ppl_list = []
         self.ppl_iters = []

@@ -37,6 +37,7 @@ def eval_perplexity(model, corpus: np.ndarray, batch_size: int = 10, time_size: 
     the pass has ``(len(corpus) - 1) // (batch_size * time_size)`` iterations.  The
     model's state is not reset here (reset it before, as the reference's scripts do).
     """
+    batch_size, time_size = v.positive_int(batch_size, "batch_size"), v.positive_int(time_size, "time_size")
     corpus = np.asarray(corpus)
     corpus_size = len(corpus)
     max_iters = (corpus_size - 1) // (batch_size * time_size)

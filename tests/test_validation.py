@@ -126,3 +126,17 @@ def test_model_rejects_out_of_vocab_ids():
         model.forward(np.array([[1, 20]]), np.array([[1, 2]]))
     with pytest.raises(ValueError, match=r"ts holds word id 99"):
         model.forward(np.array([[1, 2]]), np.array([[1, 99]]))
+
+
+def test_training_helper_checks():
+    np.random.seed(0)
+    model = SimpleRnnlm(20, 4, 5)
+    corpus = np.arange(200) % 20
+    from fastrnn.trainer import RnnlmTrainer
+    from fastrnn.util import eval_perplexity
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1, got 0"):
+        eval_perplexity(model, corpus, batch_size=0)
+    with pytest.raises(TypeError, match="time_size must be an integer >= 1, got 3.5"):
+        RnnlmTrainer(model, SGD(0.1)).fit(corpus[:-1], corpus[1:], time_size=3.5)
+    with pytest.raises(ValueError, match="too few"):
+        RnnlmTrainer(model, SGD(0.1)).fit(corpus[:-1], corpus[1:], batch_size=20, time_size=35)
