@@ -72,8 +72,9 @@ class RnnlmTrainer:
         iterations (at most ``max_iters`` when given).
 
         Every ``eval_interval`` iterations the perplexity since the last report is
-        printed and appended to ``ppl_list``.  ``progress`` shows a bar per epoch with
-        perplexity and words per second; ``on_epoch_end(trainer)`` runs after each epoch.
+        appended to ``ppl_list`` (and the iteration count to ``ppl_iters``) and shown:
+        on a progress bar per epoch with words per second when ``progress``, else as
+        the reference's report line.  ``on_epoch_end(trainer)`` runs after each epoch.
         """
         max_epoch = v.positive_int(max_epoch, "max_epoch")
         batch_size, time_size = v.positive_int(batch_size, "batch_size"), v.positive_int(time_size, "time_size")
