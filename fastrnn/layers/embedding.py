@@ -14,7 +14,7 @@ class Embedding:
     repeated id, and returns None.
     """
 
-    _ids_spec = (None,)
+    _ids_spec, _ids_name = (None,), "idx"
 
     def __init__(self, W: np.ndarray):
         self.dtype = v.params_dtype(type(self).__name__, (W,), ("W",))
@@ -28,7 +28,7 @@ class Embedding:
         """idx int array of shape ``_ids_spec`` -> idx.shape + (D,)."""
         W = self.params[0]
         V, D = W.shape
-        ids = v.id_array(idx, "idx" if self._ids_spec == (None,) else "xs", self._ids_spec, V)
+        ids = v.id_array(idx, self._ids_name, self._ids_spec, V)
         out = np.empty((ids.size, D), self.dtype)
         embedding_gather(np.ascontiguousarray(W), ids.reshape(-1), out)
         self._ids = ids
@@ -51,4 +51,4 @@ class Embedding:
 class TimeEmbedding(Embedding):
     """``forward(xs (N, T) int) -> (N, T, D)``; ``backward(dout (N, T, D)) -> None``."""
 
-    _ids_spec = (None, None)
+    _ids_spec, _ids_name = (None, None), "xs"
