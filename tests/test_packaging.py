@@ -1,0 +1,19 @@
+"""The wheel a user installs carries the kernels as fastrnn.kernels and the PTB data."""
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_wheel_contents(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(ROOT)],
+                   check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("fastrnn-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    kernels = {p.name for p in (ROOT / "kernels").glob("*.py")}
+    assert {f"fastrnn/kernels/{k}" for k in kernels} <= names
+    assert not any(n.startswith("kernels/") for n in names)  # no generic top-level module
+    assert {f"fastrnn/datasets/data/ptb.{s}.txt.gz" for s in ("train", "valid", "test")} <= names
+    assert any(n.endswith("entry_points.txt") for n in names)
