@@ -14,8 +14,8 @@ def _unit_stride(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
-def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, beta: float = 0.0) -> np.ndarray:
-    """``out = A @ B + beta * out`` for 2-D arrays of one float dtype; returns out.
+def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``out = A @ B`` for 2-D arrays of one float dtype; returns out.
 
     ``out`` may be any 2-D view (a grad of a transposed param, say); when its
     rows are not unit-stride the product goes through a temporary.
@@ -24,10 +24,8 @@ def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, beta: fl
     if out is None:
         out = np.empty((A.shape[0], B.shape[1]), A.dtype)
     target = out if out.strides[1] == out.itemsize or out.shape[1] == 1 else np.empty(out.shape, out.dtype)
-    if target is not out and beta != 0.0:
-        target[...] = out
     with blas_in_kernel():
-        par_gemm(A, B, target, beta)
+        par_gemm(A, B, target)
     if target is not out:
         out[...] = target
     return out

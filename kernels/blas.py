@@ -53,8 +53,8 @@ def _layout(X):
 
 
 @njit(**JIT)
-def gemm(A, B, C, beta):
-    """C = A @ B + beta * C for 2-D views A (M, K), B (K, N), C (M, N) (C's rows unit-stride).
+def gemm(A, B, C):
+    """C = A @ B for 2-D views A (M, K), B (K, N), C (M, N) (C's rows unit-stride).
 
     Row-major C is column-major C.T = B.T @ A.T, which is the call made.
     """
@@ -65,7 +65,7 @@ def gemm(A, B, C, beta):
     ldc = max(C.strides[0] // C.itemsize, N, 1)
     scalars = np.empty(2, C.dtype)
     scalars[0] = 1
-    scalars[1] = beta
+    scalars[1] = 0
     _xxgemm(C, ta, tb, N, M, K, scalars.ctypes.data, B.ctypes.data, lda, A.ctypes.data, ldb,
             scalars.ctypes.data + C.itemsize, C.ctypes.data, ldc)
 
@@ -77,12 +77,12 @@ def tiles(n):
     return count, (n + count - 1) // count
 
 
-_SIGNATURES = [types.void(*[types.Array(dtype, 2, "A")] * 3, types.float64)
+_SIGNATURES = [types.void(*[types.Array(dtype, 2, "A")] * 3)
                for dtype in (types.float32, types.float64)]
 
 
 @njit(_SIGNATURES, **PJIT)
-def par_gemm(A, B, C, beta):
+def par_gemm(A, B, C):
     """``gemm`` split over tiles of C's longer dimension, in parallel.
 
     Typed for any-layout float32 and float64 views only: one compiled version
@@ -93,9 +93,9 @@ def par_gemm(A, B, C, beta):
         count, size = tiles(N)
         for t in prange(count):
             c0, c1 = t * size, min(N, (t + 1) * size)
-            gemm(A, B[:, c0:c1], C[:, c0:c1], beta)
+            gemm(A, B[:, c0:c1], C[:, c0:c1])
     else:
         count, size = tiles(M)
         for t in prange(count):
             r0, r1 = t * size, min(M, (t + 1) * size)
-            gemm(A[r0:r1], B, C[r0:r1], beta)
+            gemm(A[r0:r1], B, C[r0:r1])

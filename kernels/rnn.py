@@ -8,6 +8,7 @@ steps: one parallel region per call, no synchronisation per step.
 import numpy as np
 from numba import njit, prange
 
+from .blas import gemm
 from .config import JIT, PJIT
 from .mathfn import tanh
 
@@ -38,7 +39,7 @@ def rnn_forward(xw, b, Wh, h0, hs, hprev):
         h = h0[r0:r0 + m].copy()
         a = np.empty_like(h)
         for t in range(T):
-            np.dot(h, Wh, a)
+            gemm(h, Wh, a)
             for i in range(m):
                 for j in range(H):
                     hprev[r0 + i, t, j] = h[i, j]
@@ -48,10 +49,10 @@ def rnn_forward(xw, b, Wh, h0, hs, hprev):
 
 
 @njit(**PJIT)
-def rnn_backward(dhs, hs, WhT, dts, dh0):
-    """Backprop through time of ``rnn_forward``.
+def rnn_backward(dhs, hs, Wh, dts, dh0):
+    """Backprop through time of ``rnn_forward``: dh_{t-1} = dt_t @ Wh.T.
 
-    dhs (N, T, H) upstream gradient; hs (N, T, H) forward outputs; WhT (H, H) = Wh.T.
+    dhs (N, T, H) upstream gradient; hs (N, T, H) forward outputs; Wh (H, H).
     Writes dts (N, T, H) = dL/d(pre-activation) and dh0 (N, H) = dL/dh0.
     """
     N, T, H = dhs.shape
@@ -69,5 +70,5 @@ def rnn_backward(dhs, hs, WhT, dts, dh0):
                     v = g - g * y * y
                     dt[i, j] = v
                     dts[r0 + i, t, j] = v
-            np.dot(dt, WhT, dh)
+            gemm(dt, Wh.T, dh)
         dh0[r0:r0 + m] = dh

@@ -58,7 +58,7 @@ class _RNNParams:
         dts = np.empty_like(hs)
         dh0 = np.empty((N, H), self.dtype)
         with blas_in_kernel():
-            rnn_backward(dhs, hs, np.ascontiguousarray(Wh.T), dts, dh0)
+            rnn_backward(dhs, hs, np.ascontiguousarray(Wh), dts, dh0)
         dts2 = dts.reshape(N * T, H)
         dWx, dWh, db = self.grads
         matmul(xs.reshape(N * T, D).T, dts2, out=dWx)
