@@ -7,6 +7,9 @@ constructors, param order and in-place ``grads``.
 from .layers.affine import TimeAffine
 from .layers.embedding import Embedding, TimeEmbedding
 from .layers.loss import TimeSoftmaxWithLoss
+from .layers.gru import GRU, TimeGRU
+from .layers.lstm import LSTM, TimeLSTM
 from .layers.rnn import RNN, TimeRNN
 
-__all__ = ["RNN", "TimeRNN", "Embedding", "TimeEmbedding", "TimeAffine", "TimeSoftmaxWithLoss"]
+__all__ = ["RNN", "TimeRNN", "LSTM", "TimeLSTM", "GRU", "TimeGRU",
+           "Embedding", "TimeEmbedding", "TimeAffine", "TimeSoftmaxWithLoss"]

@@ -1,4 +1,4 @@
-"""Scalar exp and tanh that LLVM can vectorise, for use inside kernels.
+"""Scalar exp, tanh and sigmoid that LLVM can vectorise, for use inside kernels.
 
 Numba lowers ``math.exp`` and ``math.tanh`` to scalar libm calls, which block
 vectorisation of the loops that call them.  For float32 these helpers use a
@@ -47,6 +47,12 @@ def tanh(x):
     return math.tanh(x)
 
 
+def sigmoid(x):
+    """1 / (1 + exp(-x)), without overflow for any x."""
+    e = math.exp(-math.fabs(x))
+    return (1.0 if x >= 0 else e) / (1.0 + e)
+
+
 @overload(exp_nonpos, inline="always")
 def _exp_nonpos(x):
     if x != types.float32:
@@ -73,7 +79,20 @@ def _tanh(x):
         big = (_ONE - e) / (_ONE + e)
         x2 = ax * ax
         small = ax * (_ONE + x2 * (_T1 + x2 * (_T2 + x2 * (_T3 + x2 * (_T4 + x2 * _T5)))))
-        y = small if ax < _TANH_SMALL else big
+        use_small = _F(ax < _TANH_SMALL)  # arithmetic select: a conditional expression
+        y = big + use_small * (small - big)  # in an inlined overload upsets Numba's IR checks
         return math.copysign(y, x)
+
+    return impl
+
+
+@overload(sigmoid, inline="always")
+def _sigmoid(x):
+    real = np.float32 if x == types.float32 else np.float64
+
+    def impl(x):
+        e = exp_nonpos(-math.fabs(x))
+        nonneg = real(x >= 0)
+        return (e + nonneg * (real(1) - e)) / (real(1) + e)
 
     return impl

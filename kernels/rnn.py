@@ -9,19 +9,9 @@ import numpy as np
 from numba import njit, prange
 
 from .blas import gemm
-from .config import JIT, PJIT
+from .config import PJIT
 from .mathfn import tanh
-
-ROW_TILE = 64
-"""Largest batch tile.  Tiles depend on the batch size only, never on the thread
-count, so results do not depend on the thread count."""
-
-
-@njit(**JIT)
-def batch_tiles(N):
-    """Number and size of the row tiles of a batch of N (thread-count independent)."""
-    ntiles = (N + ROW_TILE - 1) // ROW_TILE
-    return ntiles, (N + ntiles - 1) // ntiles
+from .tiles import batch_tiles
 
 
 @njit(**PJIT)

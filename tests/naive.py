@@ -84,3 +84,95 @@ def numerical_grad(f, x, eps=1e-6):
         x[i] = old
         g[i] = (fp - fm) / (2 * eps)
     return g
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def lstm_forward(xs, Wx, Wh, b, h0, c0):
+    """(hs, cs) of the LSTM with gates f, g, i, o along 4H (the reference's layout)."""
+    xs, Wx, Wh, b, h, c = (np.asarray(a, np.float64) for a in (xs, Wx, Wh, b, h0, c0))
+    N, T, _ = xs.shape
+    H = Wh.shape[0]
+    hs, cs = np.zeros((N, T, H)), np.zeros((N, T, H))
+    for t in range(T):
+        a = xs[:, t] @ Wx + h @ Wh + b
+        f, g, i, o = sigmoid(a[:, :H]), np.tanh(a[:, H:2 * H]), sigmoid(a[:, 2 * H:3 * H]), sigmoid(a[:, 3 * H:])
+        c = f * c + g * i
+        h = o * np.tanh(c)
+        hs[:, t], cs[:, t] = h, c
+    return hs, cs
+
+
+def lstm_backward(xs, Wx, Wh, b, h0, c0, dhs, dcT=None):
+    """Gradients (dxs, dWx, dWh, db, dh0, dc0) of sum(hs * dhs) + sum(c_T * dcT)."""
+    xs, Wx, Wh, b, h0, c0, dhs = (np.asarray(a, np.float64) for a in (xs, Wx, Wh, b, h0, c0, dhs))
+    hs, cs = lstm_forward(xs, Wx, Wh, b, h0, c0)
+    N, T, _ = xs.shape
+    H = Wh.shape[0]
+    dxs, dWx, dWh, db = np.zeros_like(xs), np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)
+    dh, dc = np.zeros_like(h0), (np.zeros_like(c0) if dcT is None else np.asarray(dcT, np.float64))
+    for t in reversed(range(T)):
+        h_prev = hs[:, t - 1] if t > 0 else h0
+        c_prev = cs[:, t - 1] if t > 0 else c0
+        a = xs[:, t] @ Wx + h_prev @ Wh + b
+        f, g, i, o = sigmoid(a[:, :H]), np.tanh(a[:, H:2 * H]), sigmoid(a[:, 2 * H:3 * H]), sigmoid(a[:, 3 * H:])
+        tc = np.tanh(cs[:, t])
+        dh = dhs[:, t] + dh
+        ds = dc + dh * o * (1 - tc ** 2)
+        dA = np.hstack([ds * c_prev * f * (1 - f), ds * i * (1 - g ** 2), ds * g * i * (1 - i),
+                        dh * tc * o * (1 - o)])
+        dc = ds * f
+        dWx += xs[:, t].T @ dA
+        dWh += h_prev.T @ dA
+        db += dA.sum(axis=0)
+        dxs[:, t] = dA @ Wx.T
+        dh = dA @ Wh.T
+    return dxs, dWx, dWh, db, dh, dc
+
+
+def gru_forward(xs, Wx, Wh, b, h0):
+    """hs of the GRU with gates z, r, candidate along 3H (the reference's layout)."""
+    xs, Wx, Wh, b, h = (np.asarray(a, np.float64) for a in (xs, Wx, Wh, b, h0))
+    N, T, _ = xs.shape
+    H = Wh.shape[0]
+    hs = np.zeros((N, T, H))
+    for t in range(T):
+        ax = xs[:, t] @ Wx + b
+        z = sigmoid(ax[:, :H] + h @ Wh[:, :H])
+        r = sigmoid(ax[:, H:2 * H] + h @ Wh[:, H:2 * H])
+        h_hat = np.tanh(ax[:, 2 * H:] + (r * h) @ Wh[:, 2 * H:])
+        h = (1 - z) * h + z * h_hat
+        hs[:, t] = h
+    return hs
+
+
+def gru_backward(xs, Wx, Wh, b, h0, dhs):
+    """Gradients (dxs, dWx, dWh, db, dh0) of sum(hs * dhs), written as the reference's step."""
+    xs, Wx, Wh, b, h0, dhs = (np.asarray(a, np.float64) for a in (xs, Wx, Wh, b, h0, dhs))
+    hs = gru_forward(xs, Wx, Wh, b, h0)
+    N, T, _ = xs.shape
+    H = Wh.shape[0]
+    dxs, dWx, dWh, db = np.zeros_like(xs), np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)
+    dh = np.zeros_like(h0)
+    for t in reversed(range(T)):
+        h_prev = hs[:, t - 1] if t > 0 else h0
+        x = xs[:, t]
+        ax = x @ Wx + b
+        z = sigmoid(ax[:, :H] + h_prev @ Wh[:, :H])
+        r = sigmoid(ax[:, H:2 * H] + h_prev @ Wh[:, H:2 * H])
+        h_hat = np.tanh(ax[:, 2 * H:] + (r * h_prev) @ Wh[:, 2 * H:])
+        dh_next = dhs[:, t] + dh
+        dt = dh_next * z * (1 - h_hat ** 2)
+        dhr = dt @ Wh[:, 2 * H:].T
+        dz = dh_next * (h_hat - h_prev) * z * (1 - z)
+        dr = dhr * h_prev * r * (1 - r)
+        dA = np.hstack([dz, dr, dt])
+        dWx += x.T @ dA
+        dWh[:, :2 * H] += h_prev.T @ dA[:, :2 * H]
+        dWh[:, 2 * H:] += (r * h_prev).T @ dt
+        db += dA.sum(axis=0)
+        dxs[:, t] = dA @ Wx.T
+        dh = dh_next * (1 - z) + r * dhr + dA[:, :2 * H] @ Wh[:, :2 * H].T
+    return dxs, dWx, dWh, db, dh

@@ -9,6 +9,8 @@ def randn(rng, shape, dtype, scale=1.0):
     return (rng.standard_normal(shape) * scale).astype(dtype)
 
 
-def rnn_params(rng, D, H, dtype):
-    return (randn(rng, (D, H), dtype, 1 / np.sqrt(D)), randn(rng, (H, H), dtype, 1 / np.sqrt(H)),
-            randn(rng, (H,), dtype, 0.1))
+def rnn_params(rng, D, H, dtype, gates=1):
+    """Wx (D, G*H), Wh (H, G*H), b (G*H,) of a cell with G gates, at the reference's scales."""
+    G = gates
+    return (randn(rng, (D, G * H), dtype, 1 / np.sqrt(D)), randn(rng, (H, G * H), dtype, 1 / np.sqrt(H)),
+            randn(rng, (G * H,), dtype, 0.1))

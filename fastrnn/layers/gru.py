@@ -1,0 +1,51 @@
+"""GRU, one step or T steps, with the reference's gate layout (z, r, candidate).
+
+``h_hat = tanh(x@Wxh + (r*h_{t-1})@Whh + bh)``, ``h_t = (1-z)*h_{t-1} + z*h_hat``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..kernels.gru import gru_backward, gru_forward
+from .recurrent import Recurrent, Step, Time
+
+
+class _GRUCell(Recurrent):
+    """Params ``Wx (D, 3H)``, ``Wh (H, 3H)``, ``b (3H,)``, gates z, r, candidate along 3H."""
+
+    GATES = 3
+
+    def _recur(self, xw, b, Wh, states):
+        (h0,) = states
+        N, T, H3 = xw.shape
+        hs = np.empty((N, T, H3 // 3), xw.dtype)
+        rh, hprev = np.empty_like(hs), np.empty_like(hs)
+        gates = np.empty_like(xw)
+        gru_forward(xw, b, Wh, h0, hs, gates, rh, hprev)
+        return hs, (hs[:, -1].copy(),), (gates, rh, hprev)
+
+    def _backprop(self, dhs, dlast, Wh, cache):
+        gates, rh, hprev = cache
+        H = Wh.shape[0]
+        dA = np.empty_like(gates)
+        dh0 = np.empty_like(hprev[:, 0])
+        gru_backward(dhs, Wh, gates, hprev, dA, dh0)
+        return dA, (dh0,), [(hprev, slice(0, 2 * H)), (rh, slice(2 * H, 3 * H))]
+
+
+class GRU(Step, _GRUCell):
+    """One step: ``forward(x (N, D), h_prev (N, H)) -> h_next (N, H)``."""
+
+    def forward(self, x: np.ndarray, h_prev: np.ndarray) -> np.ndarray:
+        return self._step(x, (h_prev,))[0]
+
+    def backward(self, dh_next: np.ndarray):
+        """dh_next (N, H) -> (dx (N, D), dh_prev (N, H)); writes grads."""
+        return self._step_back((dh_next,))
+
+
+class TimeGRU(Time, _GRUCell):
+    """T steps of ``GRU``: ``forward(xs (N, T, D)) -> hs (N, T, H)``."""
+
+    def set_state(self, h: np.ndarray) -> None:
+        self._set_states((h,))

@@ -1,0 +1,165 @@
+"""What the recurrent layers share: params, the batched products, state handling.
+
+A cell class (``RNN``, ``LSTM``, ``GRU``) with G gates holds ``Wx (D, G*H)``,
+``Wh (H, G*H)``, ``b (G*H,)``.  Its forward is one product ``xs @ Wx`` for all
+T steps, then the cell's kernel for the recurrence; its backward is the
+kernel's backprop through time, then the weight and input gradients of all
+steps as single products over the kernel's pre-activation grads ``dA``.
+One-step classes run T=1 through the same path; the ``Time*`` classes add the
+reference's state handling (``stateful``, ``set_state``, ``reset_state``, ``dh``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _validate as v
+from .._matmul import matmul
+from .._threads import blas_in_kernel
+
+
+class Recurrent:
+    """Params and the shared forward/backward of a cell with ``GATES`` gates.
+
+    Subclasses set ``GATES`` and ``STATES`` (names of the carried states,
+    ``("h",)`` or ``("h", "c")``) and implement ``_recur`` and ``_backprop``.
+    """
+
+    GATES = 1
+    STATES = ("h",)
+
+    def __init__(self, Wx, Wh, b):
+        layer = type(self).__name__
+        self.dtype = v.params_dtype(layer, (Wx, Wh, b), ("Wx", "Wh", "b"))
+        G = self.GATES
+        if Wh.ndim != 2 or Wh.shape[1] != G * Wh.shape[0]:
+            raise ValueError(f"{layer}: Wh must have shape (H, {G}*H), got {Wh.shape}")
+        H = Wh.shape[0]
+        v.check_shape(Wx.shape, (None, G * H), f"{layer}: Wx")
+        v.check_shape(b.shape, (G * H,), f"{layer}: b")
+        self.params = [Wx, Wh, b]
+        self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
+        self._cache = None
+
+    @property
+    def _hidden(self) -> int:
+        return self.params[1].shape[0]
+
+    def _state(self, s, N: int, name: str) -> np.ndarray:
+        """A checked (N, H) state, zeros when ``s`` is None."""
+        if s is None:
+            return np.zeros((N, self._hidden), self.dtype)
+        return v.float_array(s, name, (N, self._hidden), self.dtype)
+
+    def _forward(self, xs: np.ndarray, states: tuple) -> tuple:
+        """xs (N, T, D) and states ((N, H) each), all checked -> (hs (N, T, H), last states)."""
+        Wx, Wh, b = self.params
+        N, T, D = xs.shape
+        xw = matmul(xs.reshape(N * T, D), Wx).reshape(N, T, -1)
+        with blas_in_kernel():
+            hs, last, cache = self._recur(xw, np.ascontiguousarray(b), np.ascontiguousarray(Wh), states)
+        self._cache = (xs, cache)
+        return hs, last
+
+    def _forward_shape(self) -> tuple:
+        """(N, T, H) of the last forward call."""
+        if self._cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        N, T, _ = self._cache[0].shape
+        return N, T, self._hidden
+
+    def _backward(self, dhs: np.ndarray, dlast: tuple) -> tuple:
+        """dhs (N, T, H) and grads of the last states beyond h (checked)
+        -> (dxs (N, T, D), grads of the initial states); writes the grads."""
+        xs, cache = self._cache
+        N, T, D = xs.shape
+        Wx, Wh, _ = self.params
+        with blas_in_kernel():
+            dA, dfirst, wh_inputs = self._backprop(dhs, dlast, np.ascontiguousarray(Wh), cache)
+        dA2 = dA.reshape(N * T, -1)
+        dWx, dWh, db = self.grads
+        matmul(xs.reshape(N * T, D).T, dA2, out=dWx)
+        for lhs, cols in wh_inputs:
+            matmul(lhs.reshape(N * T, -1).T, dA2[:, cols], out=dWh[:, cols])
+        np.sum(dA2, axis=0, out=db)
+        dxs = matmul(dA2, Wx.T).reshape(N, T, D)
+        return dxs, dfirst
+
+    def _recur(self, xw, b, Wh, states):
+        """-> (hs (N, T, H), last states, cache for ``_backprop``)."""
+        raise NotImplementedError
+
+    def _backprop(self, dhs, dlast, Wh, cache):
+        """-> (dA (N, T, G*H), grads of the initial states, [(lhs (N, T, H),
+        column slice of dWh it multiplies), ...])."""
+        raise NotImplementedError
+
+
+class Step:
+    """One step of a cell: T=1 through the time path."""
+
+    def _step(self, x, states: tuple) -> tuple:
+        """x (N, D), states (N, H) each or None -> next states."""
+        D = self.params[0].shape[0]
+        x = v.float_array(x, "x", (None, D), self.dtype)
+        N = x.shape[0]
+        states = tuple(self._state(s, N, f"{n}_prev") for s, n in zip(states, self.STATES))
+        _, last = self._forward(x[:, None, :], states)
+        return last
+
+    def _step_back(self, dnext: tuple) -> tuple:
+        """Grads of the next states (N, H) each -> (dx (N, D), grads of the previous states)."""
+        N, _, H = self._forward_shape()
+        dh, *drest = (v.float_array(d, f"d{n}_next", (N, H), self.dtype) for d, n in zip(dnext, self.STATES))
+        dxs, dfirst = self._backward(dh[:, None, :], tuple(drest))
+        return (dxs[:, 0, :], *dfirst)
+
+
+class Time:
+    """T steps in one call, with the reference's state handling.
+
+    With ``stateful=True`` a forward call starts from the last states of the
+    previous one (attributes ``h``, and ``c`` for the LSTM); ``set_state`` and
+    ``reset_state`` set or clear them.  ``backward`` sets ``dh``, the gradient
+    w.r.t. the initial hidden state.
+    """
+
+    def __init__(self, Wx, Wh, b, stateful: bool = False):
+        super().__init__(Wx, Wh, b)
+        self.stateful = stateful
+        self.dh = None
+        self.reset_state()
+
+    def reset_state(self) -> None:
+        for n in self.STATES:
+            setattr(self, n, None)
+
+    def _set_states(self, states: tuple) -> None:
+        """states (N, H) each (None: zeros): where the next forward starts."""
+        h = v.float_array(states[0], "h", (None, self._hidden), self.dtype).copy()
+        setattr(self, "h", h)
+        for s, n in zip(states[1:], self.STATES[1:]):
+            setattr(self, n, None if s is None else self._state(s, h.shape[0], n).copy())
+
+    def forward(self, xs: np.ndarray) -> np.ndarray:
+        """xs (N, T, D) -> hs (N, T, H)."""
+        D = self.params[0].shape[0]
+        xs = v.float_array(xs, "xs", (None, None, D), self.dtype)
+        N = xs.shape[0]
+        carried = [getattr(self, n) if self.stateful else None for n in self.STATES]
+        for s, n in zip(carried, self.STATES):
+            if s is not None and s.shape[0] != N:
+                raise ValueError(f"xs has batch size {N} but the carried state {n} has {s.shape[0]}; "
+                                 "call reset_state() or set_state() before changing the batch size")
+        hs, last = self._forward(xs, tuple(self._state(s, N, n) for s, n in zip(carried, self.STATES)))
+        for s, n in zip(last, self.STATES):
+            setattr(self, n, s)
+        return hs
+
+    def backward(self, dhs: np.ndarray) -> np.ndarray:
+        """dhs (N, T, H) -> dxs (N, T, D); writes grads and ``dh`` (N, H)."""
+        N, T, H = self._forward_shape()
+        dhs = v.float_array(dhs, "dhs", (N, T, H), self.dtype)
+        zeros = tuple(np.zeros((N, H), self.dtype) for _ in self.STATES[1:])
+        dxs, dfirst = self._backward(dhs, zeros)
+        self.dh = dfirst[0]
+        return dxs

@@ -1,0 +1,162 @@
+"""The recurrent part of TimeGRU, forward and backprop through time.
+
+Gate layout along the 3H axis, as the reference: update z, reset r, candidate.
+``h_hat = tanh(x@Wxh + (r*h_{t-1})@Whh + bh)``, ``h_t = (1-z)*h_{t-1} + z*h_hat``.
+
+The candidate's product needs the reset gate of every unit first, so a step
+has two phases, each a recurrent product followed by the non-linearities of a
+block of units; see ``kernels.lstm`` and ``kernels.tiles`` for the blocks.
+"""
+import numpy as np
+from numba import njit, prange
+
+from .blas import gemm
+from .config import JIT, PJIT
+from .mathfn import sigmoid, tanh
+from .tiles import batch_tiles, unit_tiles
+
+
+@njit(**JIT)
+def _gate_products(x, W, H, ngates, j0, j1, a):
+    """a[:, k*w:(k+1)*w] = x @ W[:, k*H+j0:k*H+j1] for the first ngates gates, w = j1-j0."""
+    w = j1 - j0
+    if w == H:
+        gemm(x, W[:, :ngates * H], a[:, :ngates * H])
+    else:
+        for k in range(ngates):
+            gemm(x, W[:, k * H + j0:k * H + j1], a[:, k * w:(k + 1) * w])
+
+
+@njit(**JIT)
+def _forward_gates(t, r0, r1, j0, j1, a, xw, b, Wh, h0, hs, gates, rh, hprev):
+    """Phase 1 of step t: z, r and r*h_{t-1} of rows r0:r1, units j0:j1."""
+    H = Wh.shape[0]
+    w = j1 - j0
+    hp = hs[r0:r1, t - 1] if t > 0 else h0[r0:r1]
+    _gate_products(hp, Wh, H, 2, j0, j1, a)
+    for i in range(r1 - r0):
+        r = r0 + i
+        for u in range(w):
+            j = j0 + u
+            z = sigmoid(a[i, u] + xw[r, t, j] + b[j])
+            rg = sigmoid(a[i, w + u] + xw[r, t, H + j] + b[H + j])
+            gates[r, t, j] = z
+            gates[r, t, H + j] = rg
+            hprev[r, t, j] = hp[i, j]
+            rh[r, t, j] = rg * hp[i, j]
+
+
+@njit(**JIT)
+def _forward_candidate(t, r0, r1, j0, j1, a, xw, b, Wh, hs, gates, rh, hprev):
+    """Phase 2 of step t: candidate and h_t of rows r0:r1, units j0:j1."""
+    H = Wh.shape[0]
+    gemm(rh[r0:r1, t], Wh[:, 2 * H + j0:2 * H + j1], a[:, :j1 - j0])
+    for i in range(r1 - r0):
+        r = r0 + i
+        for j in range(j0, j1):
+            z = gates[r, t, j]
+            hh = tanh(a[i, j - j0] + xw[r, t, 2 * H + j] + b[2 * H + j])
+            gates[r, t, 2 * H + j] = hh
+            hs[r, t, j] = hprev[r, t, j] + z * (hh - hprev[r, t, j])
+
+
+@njit(**PJIT)
+def gru_forward(xw, b, Wh, h0, hs, gates, rh, hprev):
+    """GRU over T steps.
+
+    xw (N, T, 3H) = xs @ Wx; b (3H,); Wh (H, 3H); h0 (N, H).  Writes
+    hs (N, T, H) = h_t; gates (N, T, 3H) = (z, r, h_hat); rh (N, T, H) =
+    r*h_{t-1}; hprev (N, T, H) = h_{t-1}.
+    """
+    N, T, H3 = xw.shape
+    H = H3 // 3
+    nunits, usize = unit_tiles(N, H, 3)
+    if nunits == 1:
+        nrows, rsize = batch_tiles(N)
+        for k in prange(nrows):
+            r0, r1 = k * rsize, min(N, (k + 1) * rsize)
+            a = np.empty((r1 - r0, 2 * H), xw.dtype)
+            for t in range(T):
+                _forward_gates(t, r0, r1, 0, H, a, xw, b, Wh, h0, hs, gates, rh, hprev)
+                _forward_candidate(t, r0, r1, 0, H, a, xw, b, Wh, hs, gates, rh, hprev)
+    else:
+        for t in range(T):
+            for k in prange(nunits):
+                j0, j1 = k * usize, min(H, (k + 1) * usize)
+                a = np.empty((N, 2 * (j1 - j0)), xw.dtype)
+                _forward_gates(t, 0, N, j0, j1, a, xw, b, Wh, h0, hs, gates, rh, hprev)
+            for k in prange(nunits):
+                j0, j1 = k * usize, min(H, (k + 1) * usize)
+                a = np.empty((N, j1 - j0), xw.dtype)
+                _forward_candidate(t, 0, N, j0, j1, a, xw, b, Wh, hs, gates, rh, hprev)
+
+
+@njit(**JIT)
+def _backward_update(t, r0, r1, j0, j1, dh, carry, dhs, Wh, gates, hprev, dA):
+    """Phase 1 of step t (backwards): dL/dh_t, then the update-gate and
+    candidate pre-activation grads of rows r0:r1, units j0:j1.
+
+    On entry carry holds the part of dL/dh_t that does not go through the
+    gate products of step t+1; on exit, dL/dh_t * (1 - z_t).
+    """
+    T = dhs.shape[1]
+    H = Wh.shape[0]
+    if t + 1 < T:
+        gemm(dA[r0:r1, t + 1, :2 * H], Wh[j0:j1, :2 * H].T, dh[r0:r1, j0:j1])
+    else:
+        dh[r0:r1, j0:j1] = 0
+    for r in range(r0, r1):
+        for j in range(j0, j1):
+            z = gates[r, t, j]
+            hh = gates[r, t, 2 * H + j]
+            d = dhs[r, t, j] + carry[r, j] + dh[r, j]
+            dA[r, t, j] = d * (hh - hprev[r, t, j]) * z * (1 - z)
+            dA[r, t, 2 * H + j] = d * z * (1 - hh * hh)
+            carry[r, j] = d * (1 - z)
+
+
+@njit(**JIT)
+def _backward_reset(t, r0, r1, j0, j1, dh, carry, Wh, gates, hprev, dA):
+    """Phase 2 of step t (backwards): the reset-gate grads of rows r0:r1,
+    units j0:j1; adds the path through r*h_{t-1} to carry."""
+    H = Wh.shape[0]
+    gemm(dA[r0:r1, t, 2 * H:], Wh[j0:j1, 2 * H:].T, dh[r0:r1, j0:j1])
+    for r in range(r0, r1):
+        for j in range(j0, j1):
+            rg = gates[r, t, H + j]
+            dA[r, t, H + j] = dh[r, j] * hprev[r, t, j] * rg * (1 - rg)
+            carry[r, j] += dh[r, j] * rg
+
+
+@njit(**PJIT)
+def gru_backward(dhs, Wh, gates, hprev, dA, dh0):
+    """Backprop through time of ``gru_forward``.
+
+    dhs (N, T, H) upstream gradient; Wh (H, 3H); gates, hprev from the
+    forward.  Writes dA (N, T, 3H) = dL/d(pre-activations) and dh0 (N, H).
+    """
+    N, T, H = dhs.shape
+    nunits, usize = unit_tiles(N, H, 3)
+    dh = np.empty((N, H), dhs.dtype)
+    carry = np.zeros((N, H), dhs.dtype)
+    if nunits == 1:
+        nrows, rsize = batch_tiles(N)
+        for k in prange(nrows):
+            r0, r1 = k * rsize, min(N, (k + 1) * rsize)
+            for t in range(T - 1, -1, -1):
+                _backward_update(t, r0, r1, 0, H, dh, carry, dhs, Wh, gates, hprev, dA)
+                _backward_reset(t, r0, r1, 0, H, dh, carry, Wh, gates, hprev, dA)
+            gemm(dA[r0:r1, 0, :2 * H], Wh[:, :2 * H].T, dh0[r0:r1])
+            dh0[r0:r1] += carry[r0:r1]
+    else:
+        for t in range(T - 1, -1, -1):
+            for k in prange(nunits):
+                j0, j1 = k * usize, min(H, (k + 1) * usize)
+                _backward_update(t, 0, N, j0, j1, dh, carry, dhs, Wh, gates, hprev, dA)
+            for k in prange(nunits):
+                j0, j1 = k * usize, min(H, (k + 1) * usize)
+                _backward_reset(t, 0, N, j0, j1, dh, carry, Wh, gates, hprev, dA)
+        for k in prange(nunits):
+            j0, j1 = k * usize, min(H, (k + 1) * usize)
+            gemm(dA[:, 0, :2 * H], Wh[j0:j1, :2 * H].T, dh0[:, j0:j1])
+            dh0[:, j0:j1] += carry[:, j0:j1]

@@ -1,0 +1,132 @@
+"""The recurrent part of TimeLSTM, forward and backprop through time.
+
+Gate layout along the 4H axis, as the reference: forget f, candidate g (tanh),
+input i, output o.  ``c_t = f*c_{t-1} + g*i``, ``h_t = o*tanh(c_t)``.
+
+The input projection ``xs @ Wx`` and the weight gradients are single matrix
+products done by the caller.  Each step of a block (rows r0:r1, hidden units
+j0:j1) does its recurrent product and then the gate non-linearities of those
+units; ``kernels.tiles`` decides whether blocks are row tiles that run all T
+steps (one parallel region a call) or unit tiles of every row (one a step).
+"""
+import numpy as np
+from numba import njit, prange
+
+from .blas import gemm
+from .config import JIT, PJIT
+from .mathfn import sigmoid, tanh
+from .tiles import batch_tiles, unit_tiles
+
+
+@njit(**JIT)
+def _forward_block(t, r0, r1, j0, j1, a, xw, b, Wh, h0, c0, hs, cs, gates, hprev):
+    """Step t of rows r0:r1, units j0:j1; a (r1-r0, 4*(j1-j0)) scratch."""
+    H = Wh.shape[0]
+    w = j1 - j0
+    hp = hs[r0:r1, t - 1] if t > 0 else h0[r0:r1]
+    cp = cs[r0:r1, t - 1] if t > 0 else c0[r0:r1]
+    if w == H:
+        gemm(hp, Wh, a)
+    else:
+        for k in range(4):
+            gemm(hp, Wh[:, k * H + j0:k * H + j1], a[:, k * w:(k + 1) * w])
+    for i in range(r1 - r0):
+        r = r0 + i
+        for u in range(w):
+            j = j0 + u
+            f = sigmoid(a[i, u] + xw[r, t, j] + b[j])
+            g = tanh(a[i, w + u] + xw[r, t, H + j] + b[H + j])
+            ig = sigmoid(a[i, 2 * w + u] + xw[r, t, 2 * H + j] + b[2 * H + j])
+            o = sigmoid(a[i, 3 * w + u] + xw[r, t, 3 * H + j] + b[3 * H + j])
+            c = f * cp[i, j] + g * ig
+            gates[r, t, j] = f
+            gates[r, t, H + j] = g
+            gates[r, t, 2 * H + j] = ig
+            gates[r, t, 3 * H + j] = o
+            hprev[r, t, j] = hp[i, j]
+            cs[r, t, j] = c
+            hs[r, t, j] = o * tanh(c)
+
+
+@njit(**PJIT)
+def lstm_forward(xw, b, Wh, h0, c0, hs, cs, gates, hprev):
+    """LSTM over T steps.
+
+    xw (N, T, 4H) = xs @ Wx; b (4H,); Wh (H, 4H); h0, c0 (N, H).
+    Writes hs, cs (N, T, H) = h_t, c_t; gates (N, T, 4H) = (f, g, i, o);
+    hprev (N, T, H) = h_{t-1}.
+    """
+    N, T, H4 = xw.shape
+    H = H4 // 4
+    nunits, usize = unit_tiles(N, H, 4)
+    if nunits == 1:
+        nrows, rsize = batch_tiles(N)
+        for k in prange(nrows):
+            r0, r1 = k * rsize, min(N, (k + 1) * rsize)
+            a = np.empty((r1 - r0, H4), xw.dtype)
+            for t in range(T):
+                _forward_block(t, r0, r1, 0, H, a, xw, b, Wh, h0, c0, hs, cs, gates, hprev)
+    else:
+        for t in range(T):
+            for k in prange(nunits):
+                j0, j1 = k * usize, min(H, (k + 1) * usize)
+                a = np.empty((N, 4 * (j1 - j0)), xw.dtype)
+                _forward_block(t, 0, N, j0, j1, a, xw, b, Wh, h0, c0, hs, cs, gates, hprev)
+
+
+@njit(**JIT)
+def _backward_block(t, r0, r1, j0, j1, dh, dhs, Wh, c0, cs, gates, dA, dc):
+    """Step t (backwards) of rows r0:r1, units j0:j1.
+
+    dh (N, H) scratch gets dA_{t+1} @ Wh.T; dc (N, H) carries dL/dc_t -> dL/dc_{t-1}.
+    """
+    T = dhs.shape[1]
+    H = Wh.shape[0]
+    if t + 1 < T:
+        gemm(dA[r0:r1, t + 1], Wh[j0:j1].T, dh[r0:r1, j0:j1])
+    else:
+        dh[r0:r1, j0:j1] = 0
+    cp = cs[r0:r1, t - 1] if t > 0 else c0[r0:r1]
+    for i in range(r1 - r0):
+        r = r0 + i
+        for j in range(j0, j1):
+            f = gates[r, t, j]
+            g = gates[r, t, H + j]
+            ig = gates[r, t, 2 * H + j]
+            o = gates[r, t, 3 * H + j]
+            tc = tanh(cs[r, t, j])
+            dht = dhs[r, t, j] + dh[r, j]
+            ds = dc[r, j] + dht * o * (1 - tc * tc)
+            dc[r, j] = ds * f
+            dA[r, t, j] = ds * cp[i, j] * f * (1 - f)
+            dA[r, t, H + j] = ds * ig * (1 - g * g)
+            dA[r, t, 2 * H + j] = ds * g * ig * (1 - ig)
+            dA[r, t, 3 * H + j] = dht * tc * o * (1 - o)
+
+
+@njit(**PJIT)
+def lstm_backward(dhs, Wh, c0, cs, gates, dA, dh0, dc):
+    """Backprop through time of ``lstm_forward``.
+
+    dhs (N, T, H) upstream gradient; Wh (H, 4H); c0 (N, H); cs, gates from the
+    forward.  dc (N, H) holds dL/dc_T on entry and dL/dc_0 on exit.  Writes
+    dA (N, T, 4H) = dL/d(pre-activations) and dh0 (N, H) = dL/dh_0.
+    """
+    N, T, H = dhs.shape
+    nunits, usize = unit_tiles(N, H, 4)
+    dh = np.empty((N, H), dhs.dtype)
+    if nunits == 1:
+        nrows, rsize = batch_tiles(N)
+        for k in prange(nrows):
+            r0, r1 = k * rsize, min(N, (k + 1) * rsize)
+            for t in range(T - 1, -1, -1):
+                _backward_block(t, r0, r1, 0, H, dh, dhs, Wh, c0, cs, gates, dA, dc)
+            gemm(dA[r0:r1, 0], Wh.T, dh0[r0:r1])
+    else:
+        for t in range(T - 1, -1, -1):
+            for k in prange(nunits):
+                j0, j1 = k * usize, min(H, (k + 1) * usize)
+                _backward_block(t, 0, N, j0, j1, dh, dhs, Wh, c0, cs, gates, dA, dc)
+        for k in prange(nunits):
+            j0, j1 = k * usize, min(H, (k + 1) * usize)
+            gemm(dA[:, 0], Wh[j0:j1].T, dh0[:, j0:j1])
