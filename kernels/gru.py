@@ -12,7 +12,7 @@ from numba import njit, prange
 
 from .blas import gemm
 from .config import JIT, PJIT
-from .mathfn import sigmoid, tanh
+from .gates import activate
 from .tiles import batch_tiles, unit_tiles
 
 
@@ -36,28 +36,29 @@ def _forward_gates(t, r0, r1, j0, j1, a, xw, b, Wh, h0, hs, gates, rh, hprev):
     _gate_products(hp, Wh, H, 2, j0, j1, a)
     for i in range(r1 - r0):
         r = r0 + i
+        for k in range(2):
+            cols = slice(k * H + j0, k * H + j1)
+            activate(a[i, k * w:(k + 1) * w], xw[r, t, cols], b[cols], gates[r, t, cols], False)
+        hq, hpi, rg, rhi = hprev[r, t, j0:j1], hp[i, j0:j1], gates[r, t, H + j0:H + j1], rh[r, t, j0:j1]
+        hq[:] = hpi
         for u in range(w):
-            j = j0 + u
-            z = sigmoid(a[i, u] + xw[r, t, j] + b[j])
-            rg = sigmoid(a[i, w + u] + xw[r, t, H + j] + b[H + j])
-            gates[r, t, j] = z
-            gates[r, t, H + j] = rg
-            hprev[r, t, j] = hp[i, j]
-            rh[r, t, j] = rg * hp[i, j]
+            rhi[u] = rg[u] * hpi[u]
 
 
 @njit(**JIT)
 def _forward_candidate(t, r0, r1, j0, j1, a, xw, b, Wh, hs, gates, rh, hprev):
     """Phase 2 of step t: candidate and h_t of rows r0:r1, units j0:j1."""
     H = Wh.shape[0]
-    gemm(rh[r0:r1, t], Wh[:, 2 * H + j0:2 * H + j1], a[:, :j1 - j0])
+    w = j1 - j0
+    gemm(rh[r0:r1, t], Wh[:, 2 * H + j0:2 * H + j1], a[:, :w])
+    cols = slice(2 * H + j0, 2 * H + j1)
     for i in range(r1 - r0):
         r = r0 + i
-        for j in range(j0, j1):
-            z = gates[r, t, j]
-            hh = tanh(a[i, j - j0] + xw[r, t, 2 * H + j] + b[2 * H + j])
-            gates[r, t, 2 * H + j] = hh
-            hs[r, t, j] = hprev[r, t, j] + z * (hh - hprev[r, t, j])
+        hh = gates[r, t, cols]
+        activate(a[i, :w], xw[r, t, cols], b[cols], hh, True)
+        h, hpi, z = hs[r, t, j0:j1], hprev[r, t, j0:j1], gates[r, t, j0:j1]
+        for u in range(w):
+            h[u] = hpi[u] + z[u] * (hh[u] - hpi[u])
 
 
 @njit(**PJIT)
@@ -92,48 +93,54 @@ def gru_forward(xw, b, Wh, h0, hs, gates, rh, hprev):
 
 
 @njit(**JIT)
-def _backward_update(t, r0, r1, j0, j1, dh, carry, dhs, Wh, gates, hprev, dA):
+def _backward_update(t, r0, r1, j0, j1, dh, carry, dhs, WhT, gates, hprev, dA):
     """Phase 1 of step t (backwards): dL/dh_t, then the update-gate and
     candidate pre-activation grads of rows r0:r1, units j0:j1.
 
-    On entry carry holds the part of dL/dh_t that does not go through the
-    gate products of step t+1; on exit, dL/dh_t * (1 - z_t).
+    WhT (3H, H) = Wh.T.  On entry carry holds the part of dL/dh_t that does
+    not go through the gate products of step t+1; on exit, dL/dh_t * (1 - z_t).
     """
     T = dhs.shape[1]
-    H = Wh.shape[0]
+    H = WhT.shape[1]
     if t + 1 < T:
-        gemm(dA[r0:r1, t + 1, :2 * H], Wh[j0:j1, :2 * H].T, dh[r0:r1, j0:j1])
+        gemm(dA[r0:r1, t + 1, :2 * H], WhT[:2 * H, j0:j1], dh[r0:r1, j0:j1])
     else:
         dh[r0:r1, j0:j1] = 0
     for r in range(r0, r1):
-        for j in range(j0, j1):
-            z = gates[r, t, j]
-            hh = gates[r, t, 2 * H + j]
-            d = dhs[r, t, j] + carry[r, j] + dh[r, j]
-            dA[r, t, j] = d * (hh - hprev[r, t, j]) * z * (1 - z)
-            dA[r, t, 2 * H + j] = d * z * (1 - hh * hh)
-            carry[r, j] = d * (1 - z)
+        z, hh, hpi = gates[r, t, j0:j1], gates[r, t, 2 * H + j0:2 * H + j1], hprev[r, t, j0:j1]
+        dz, dhh = dA[r, t, j0:j1], dA[r, t, 2 * H + j0:2 * H + j1]
+        d, cr = dh[r, j0:j1], carry[r, j0:j1]
+        d += dhs[r, t, j0:j1]
+        d += cr  # dL/dh_t
+        for u in range(j1 - j0):
+            dz[u] = d[u] * (hh[u] - hpi[u]) * z[u] * (1 - z[u])
+        for u in range(j1 - j0):
+            dhh[u] = d[u] * z[u] * (1 - hh[u] * hh[u])
+        for u in range(j1 - j0):
+            cr[u] = d[u] * (1 - z[u])
 
 
 @njit(**JIT)
-def _backward_reset(t, r0, r1, j0, j1, dh, carry, Wh, gates, hprev, dA):
+def _backward_reset(t, r0, r1, j0, j1, dh, carry, WhT, gates, hprev, dA):
     """Phase 2 of step t (backwards): the reset-gate grads of rows r0:r1,
     units j0:j1; adds the path through r*h_{t-1} to carry."""
-    H = Wh.shape[0]
-    gemm(dA[r0:r1, t, 2 * H:], Wh[j0:j1, 2 * H:].T, dh[r0:r1, j0:j1])
+    H = WhT.shape[1]
+    gemm(dA[r0:r1, t, 2 * H:], WhT[2 * H:, j0:j1], dh[r0:r1, j0:j1])
     for r in range(r0, r1):
-        for j in range(j0, j1):
-            rg = gates[r, t, H + j]
-            dA[r, t, H + j] = dh[r, j] * hprev[r, t, j] * rg * (1 - rg)
-            carry[r, j] += dh[r, j] * rg
+        rg, hpi, dr = gates[r, t, H + j0:H + j1], hprev[r, t, j0:j1], dA[r, t, H + j0:H + j1]
+        dhr, cr = dh[r, j0:j1], carry[r, j0:j1]
+        for u in range(j1 - j0):
+            dr[u] = dhr[u] * hpi[u] * rg[u] * (1 - rg[u])
+        for u in range(j1 - j0):
+            cr[u] += dhr[u] * rg[u]
 
 
 @njit(**PJIT)
-def gru_backward(dhs, Wh, gates, hprev, dA, dh0):
+def gru_backward(dhs, WhT, gates, hprev, dA, dh0):
     """Backprop through time of ``gru_forward``.
 
-    dhs (N, T, H) upstream gradient; Wh (H, 3H); gates, hprev from the
-    forward.  Writes dA (N, T, 3H) = dL/d(pre-activations) and dh0 (N, H).
+    dhs (N, T, H) upstream gradient; WhT (3H, H) = Wh.T; gates, hprev from
+    the forward.  Writes dA (N, T, 3H) = dL/d(pre-activations) and dh0 (N, H).
     """
     N, T, H = dhs.shape
     nunits, usize = unit_tiles(N, H, 3)
@@ -144,19 +151,19 @@ def gru_backward(dhs, Wh, gates, hprev, dA, dh0):
         for k in prange(nrows):
             r0, r1 = k * rsize, min(N, (k + 1) * rsize)
             for t in range(T - 1, -1, -1):
-                _backward_update(t, r0, r1, 0, H, dh, carry, dhs, Wh, gates, hprev, dA)
-                _backward_reset(t, r0, r1, 0, H, dh, carry, Wh, gates, hprev, dA)
-            gemm(dA[r0:r1, 0, :2 * H], Wh[:, :2 * H].T, dh0[r0:r1])
+                _backward_update(t, r0, r1, 0, H, dh, carry, dhs, WhT, gates, hprev, dA)
+                _backward_reset(t, r0, r1, 0, H, dh, carry, WhT, gates, hprev, dA)
+            gemm(dA[r0:r1, 0, :2 * H], WhT[:2 * H], dh0[r0:r1])
             dh0[r0:r1] += carry[r0:r1]
     else:
         for t in range(T - 1, -1, -1):
             for k in prange(nunits):
                 j0, j1 = k * usize, min(H, (k + 1) * usize)
-                _backward_update(t, 0, N, j0, j1, dh, carry, dhs, Wh, gates, hprev, dA)
+                _backward_update(t, 0, N, j0, j1, dh, carry, dhs, WhT, gates, hprev, dA)
             for k in prange(nunits):
                 j0, j1 = k * usize, min(H, (k + 1) * usize)
-                _backward_reset(t, 0, N, j0, j1, dh, carry, Wh, gates, hprev, dA)
+                _backward_reset(t, 0, N, j0, j1, dh, carry, WhT, gates, hprev, dA)
         for k in prange(nunits):
             j0, j1 = k * usize, min(H, (k + 1) * usize)
-            gemm(dA[:, 0, :2 * H], Wh[j0:j1, :2 * H].T, dh0[:, j0:j1])
+            gemm(dA[:, 0, :2 * H], WhT[:2 * H, j0:j1], dh0[:, j0:j1])
             dh0[:, j0:j1] += carry[:, j0:j1]

@@ -14,7 +14,8 @@ from numba import njit, prange
 
 from .blas import gemm
 from .config import JIT, PJIT
-from .mathfn import sigmoid, tanh
+from .gates import activate
+from .mathfn import tanh
 from .tiles import batch_tiles, unit_tiles
 
 
@@ -32,20 +33,17 @@ def _forward_block(t, r0, r1, j0, j1, a, xw, b, Wh, h0, c0, hs, cs, gates, hprev
             gemm(hp, Wh[:, k * H + j0:k * H + j1], a[:, k * w:(k + 1) * w])
     for i in range(r1 - r0):
         r = r0 + i
+        act = gates[r, t]
+        for k in range(4):
+            cols = slice(k * H + j0, k * H + j1)
+            activate(a[i, k * w:(k + 1) * w], xw[r, t, cols], b[cols], act[cols], k == 1)
+        f, g, ig, o = act[j0:j1], act[H + j0:H + j1], act[2 * H + j0:2 * H + j1], act[3 * H + j0:3 * H + j1]
+        h, c, hq, hpi, cpi = hs[r, t, j0:j1], cs[r, t, j0:j1], hprev[r, t, j0:j1], hp[i, j0:j1], cp[i, j0:j1]
+        hq[:] = hpi
         for u in range(w):
-            j = j0 + u
-            f = sigmoid(a[i, u] + xw[r, t, j] + b[j])
-            g = tanh(a[i, w + u] + xw[r, t, H + j] + b[H + j])
-            ig = sigmoid(a[i, 2 * w + u] + xw[r, t, 2 * H + j] + b[2 * H + j])
-            o = sigmoid(a[i, 3 * w + u] + xw[r, t, 3 * H + j] + b[3 * H + j])
-            c = f * cp[i, j] + g * ig
-            gates[r, t, j] = f
-            gates[r, t, H + j] = g
-            gates[r, t, 2 * H + j] = ig
-            gates[r, t, 3 * H + j] = o
-            hprev[r, t, j] = hp[i, j]
-            cs[r, t, j] = c
-            hs[r, t, j] = o * tanh(c)
+            c[u] = f[u] * cpi[u] + g[u] * ig[u]
+        for u in range(w):
+            h[u] = o[u] * tanh(c[u])
 
 
 @njit(**PJIT)
@@ -75,42 +73,51 @@ def lstm_forward(xw, b, Wh, h0, c0, hs, cs, gates, hprev):
 
 
 @njit(**JIT)
-def _backward_block(t, r0, r1, j0, j1, dh, dhs, Wh, c0, cs, gates, dA, dc):
+def _backward_block(t, r0, r1, j0, j1, dh, dhs, WhT, c0, cs, gates, dA, dc):
     """Step t (backwards) of rows r0:r1, units j0:j1.
 
-    dh (N, H) scratch gets dA_{t+1} @ Wh.T; dc (N, H) carries dL/dc_t -> dL/dc_{t-1}.
+    WhT (4H, H) = Wh.T; dh (N, H) scratch gets dA_{t+1} @ Wh.T; dc (N, H)
+    carries dL/dc_t -> dL/dc_{t-1}.
     """
     T = dhs.shape[1]
-    H = Wh.shape[0]
+    H = WhT.shape[1]
     if t + 1 < T:
-        gemm(dA[r0:r1, t + 1], Wh[j0:j1].T, dh[r0:r1, j0:j1])
+        gemm(dA[r0:r1, t + 1], WhT[:, j0:j1], dh[r0:r1, j0:j1])
     else:
         dh[r0:r1, j0:j1] = 0
     cp = cs[r0:r1, t - 1] if t > 0 else c0[r0:r1]
+    tc = np.empty(j1 - j0, dhs.dtype)
     for i in range(r1 - r0):
         r = r0 + i
-        for j in range(j0, j1):
-            f = gates[r, t, j]
-            g = gates[r, t, H + j]
-            ig = gates[r, t, 2 * H + j]
-            o = gates[r, t, 3 * H + j]
-            tc = tanh(cs[r, t, j])
-            dht = dhs[r, t, j] + dh[r, j]
-            ds = dc[r, j] + dht * o * (1 - tc * tc)
-            dc[r, j] = ds * f
-            dA[r, t, j] = ds * cp[i, j] * f * (1 - f)
-            dA[r, t, H + j] = ds * ig * (1 - g * g)
-            dA[r, t, 2 * H + j] = ds * g * ig * (1 - ig)
-            dA[r, t, 3 * H + j] = dht * tc * o * (1 - o)
+        act, d = gates[r, t], dA[r, t]
+        f, g, ig, o = act[j0:j1], act[H + j0:H + j1], act[2 * H + j0:2 * H + j1], act[3 * H + j0:3 * H + j1]
+        df, dg, di, do = d[j0:j1], d[H + j0:H + j1], d[2 * H + j0:2 * H + j1], d[3 * H + j0:3 * H + j1]
+        c, cpi, dci = cs[r, t, j0:j1], cp[i, j0:j1], dc[r, j0:j1]
+        dht = dh[r, j0:j1]
+        dht += dhs[r, t, j0:j1]  # dL/dh_t
+        for u in range(j1 - j0):
+            tc[u] = tanh(c[u])
+        for u in range(j1 - j0):
+            dci[u] += dht[u] * o[u] * (1 - tc[u] * tc[u])  # dL/d(c_t) in full
+        for u in range(j1 - j0):
+            do[u] = dht[u] * tc[u] * o[u] * (1 - o[u])
+        for u in range(j1 - j0):
+            df[u] = dci[u] * cpi[u] * f[u] * (1 - f[u])
+        for u in range(j1 - j0):
+            dg[u] = dci[u] * ig[u] * (1 - g[u] * g[u])
+        for u in range(j1 - j0):
+            di[u] = dci[u] * g[u] * ig[u] * (1 - ig[u])
+        for u in range(j1 - j0):
+            dci[u] *= f[u]
 
 
 @njit(**PJIT)
-def lstm_backward(dhs, Wh, c0, cs, gates, dA, dh0, dc):
+def lstm_backward(dhs, WhT, c0, cs, gates, dA, dh0, dc):
     """Backprop through time of ``lstm_forward``.
 
-    dhs (N, T, H) upstream gradient; Wh (H, 4H); c0 (N, H); cs, gates from the
-    forward.  dc (N, H) holds dL/dc_T on entry and dL/dc_0 on exit.  Writes
-    dA (N, T, 4H) = dL/d(pre-activations) and dh0 (N, H) = dL/dh_0.
+    dhs (N, T, H) upstream gradient; WhT (4H, H) = Wh.T; c0 (N, H); cs, gates
+    from the forward.  dc (N, H) holds dL/dc_T on entry and dL/dc_0 on exit.
+    Writes dA (N, T, 4H) = dL/d(pre-activations) and dh0 (N, H) = dL/dh_0.
     """
     N, T, H = dhs.shape
     nunits, usize = unit_tiles(N, H, 4)
@@ -120,13 +127,13 @@ def lstm_backward(dhs, Wh, c0, cs, gates, dA, dh0, dc):
         for k in prange(nrows):
             r0, r1 = k * rsize, min(N, (k + 1) * rsize)
             for t in range(T - 1, -1, -1):
-                _backward_block(t, r0, r1, 0, H, dh, dhs, Wh, c0, cs, gates, dA, dc)
-            gemm(dA[r0:r1, 0], Wh.T, dh0[r0:r1])
+                _backward_block(t, r0, r1, 0, H, dh, dhs, WhT, c0, cs, gates, dA, dc)
+            gemm(dA[r0:r1, 0], WhT, dh0[r0:r1])
     else:
         for t in range(T - 1, -1, -1):
             for k in prange(nunits):
                 j0, j1 = k * usize, min(H, (k + 1) * usize)
-                _backward_block(t, 0, N, j0, j1, dh, dhs, Wh, c0, cs, gates, dA, dc)
+                _backward_block(t, 0, N, j0, j1, dh, dhs, WhT, c0, cs, gates, dA, dc)
         for k in prange(nunits):
             j0, j1 = k * usize, min(H, (k + 1) * usize)
-            gemm(dA[:, 0], Wh[j0:j1].T, dh0[:, j0:j1])
+            gemm(dA[:, 0], WhT[:, j0:j1], dh0[:, j0:j1])

@@ -15,7 +15,7 @@ import platform
 import statistics
 import time
 
-from .cases import CASES
+from .cases import CASES, flops
 from .worker import worker
 
 
@@ -37,7 +37,7 @@ def measure(case: str, contenders: list, threads: int, blocks: int, calls: int, 
                 time.sleep(pause)
                 parent.send(calls)
                 times[name] += parent.recv()
-        return {name: statistics.median(t) for name, t in times.items()}
+        return {name: statistics.median(t) if t else None for name, t in times.items()}
     finally:
         for parent, proc in workers.values():
             parent.send(None)
@@ -71,14 +71,15 @@ def main(argv=None) -> int:
     print(f"{platform.processor() or platform.machine()}, {args.threads} threads each; medians of "
           f"{args.blocks} blocks x {args.calls} calls, alternating, {args.pause} s pauses")
     header = f"{'case':<12}" + "".join(f"{c + ' ms':>12}" for c in contenders) + "".join(
-        f"{'x vs ' + c:>14}" for c in contenders[1:])
+        f"{'x vs ' + c:>14}" for c in contenders[1:]) + f"{'GFLOP/s':>10}"
     print(header)
     for case in args.cases:
         med = measure(case, contenders, args.threads, args.blocks, args.calls, args.pause)
-        row = f"{case:<12}" + "".join(f"{med[c] * 1e3:>12.2f}" for c in contenders)
-        row += "".join(f"{med[c] / med['fastrnn']:>14.2f}" for c in contenders[1:])
+        row = f"{case:<12}" + "".join(f"{med[c] * 1e3:>12.2f}" if med[c] else f"{'-':>12}" for c in contenders)
+        row += "".join(f"{med[c] / med['fastrnn']:>14.2f}" if med[c] else f"{'-':>14}" for c in contenders[1:])
+        row += f"{flops(case) / med['fastrnn'] / 1e9:>10.1f}" if flops(case) else ""
         print(row, flush=True)
-    print("x vs C: C's median time over fastrnn's (above 1: fastrnn is faster)")
+    print("x vs C: C's median time over fastrnn's (above 1: fastrnn is faster); GFLOP/s: fastrnn's, layer cases")
     return 0
 
 

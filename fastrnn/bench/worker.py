@@ -20,12 +20,12 @@ def worker(conn, contender: str, case: str, threads: int) -> None:
     from .cases import make
 
     fn = make(contender, case)
-    for _ in range(3):  # compile, allocate, warm caches
+    for _ in range(3 if fn else 0):  # compile, allocate, warm caches
         fn()
     conn.send("ready")
     while (calls := conn.recv()) is not None:
         times = []
-        for _ in range(calls):
+        for _ in range(calls if fn else 0):
             start = time.perf_counter()
             fn()
             times.append(time.perf_counter() - start)

@@ -29,7 +29,7 @@ class _GRUCell(Recurrent):
         H = Wh.shape[0]
         dA = np.empty_like(gates)
         dh0 = np.empty_like(hprev[:, 0])
-        gru_backward(dhs, Wh, gates, hprev, dA, dh0)
+        gru_backward(dhs, np.ascontiguousarray(Wh.T), gates, hprev, dA, dh0)
         return dA, (dh0,), [(hprev, slice(0, 2 * H)), (rh, slice(2 * H, 3 * H))]
 
 

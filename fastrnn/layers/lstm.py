@@ -30,7 +30,7 @@ class _LSTMCell(Recurrent):
         dA = np.empty_like(gates)
         dh0 = np.empty_like(c0)
         dc = dlast[0].copy()
-        lstm_backward(dhs, Wh, c0, cs, gates, dA, dh0, dc)
+        lstm_backward(dhs, np.ascontiguousarray(Wh.T), c0, cs, gates, dA, dh0, dc)
         return dA, (dh0, dc), [(hprev, slice(None))]
 
 
