@@ -5,7 +5,7 @@ Drop-in: ``common.time_layers`` -> ``fastrnn.time_layers``, ``common.optimizer``
 ``fastrnn.util``, ``dataset.ptb`` -> ``fastrnn.datasets.ptb``.
 """
 from . import _threads  # noqa: F401  (sets the OpenMP wait policy before Numba starts threads)
-from .models import SimpleRnnlm
+from .models import BetterRnnlm, Rnnlm, SimpleRnnlm
 
 __version__ = "0.1.0"
-__all__ = ["SimpleRnnlm", "__version__"]
+__all__ = ["SimpleRnnlm", "Rnnlm", "BetterRnnlm", "__version__"]

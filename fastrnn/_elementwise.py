@@ -45,3 +45,32 @@ def sgd_(p: np.ndarray, g: np.ndarray, lr: float) -> None:
         p -= p.dtype.type(lr) * g
     else:
         optim.sgd_update(fp, fg, p.dtype.type(lr))
+
+
+def _flat_any(a: np.ndarray):
+    """A 1-D view of every element of ``a`` in memory order (any size), or None."""
+    if a.flags.c_contiguous:
+        return a.reshape(-1)
+    if a.flags.f_contiguous:
+        return a.T.reshape(-1)
+    return None
+
+
+def fused_update(kernel, arrays, *scalars) -> None:
+    """``kernel(*flat arrays, *scalars)`` over one-layout arrays, updated in place.
+
+    ``arrays`` are a param, its grad and the optimizer's state arrays, one
+    shape; the scalars are cast to the param's dtype.  When the arrays are not
+    all contiguous in one memory order, the kernel runs on C-ordered copies,
+    which are then written back.
+    """
+    dtype = arrays[0].dtype.type
+    flats = [_flat_any(a) for a in arrays]
+    if all(f is not None for f in flats) and len({a.strides for a in arrays}) == 1:
+        kernel(*flats, *(dtype(s) for s in scalars))
+        return
+    copies = [np.ascontiguousarray(a) for a in arrays]
+    kernel(*(c.reshape(-1) for c in copies), *(dtype(s) for s in scalars))
+    for a, c in zip(arrays, copies):
+        if c is not a:
+            a[...] = c

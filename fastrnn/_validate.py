@@ -89,3 +89,14 @@ def positive_int(value, name: str) -> int:
     if value < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     return int(value)
+
+
+def fraction(value, name: str) -> float:
+    """``value`` as a float, raising unless it is a number in [0, 1)."""
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {value!r}") from None
+    if not 0.0 <= f < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+    return f

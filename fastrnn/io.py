@@ -1,13 +1,20 @@
-"""Parameter files: fastrnn's own ``.npz`` format, written atomically.
+"""Parameter files: fastrnn's own ``.npz`` format, written atomically, and the
+reference's ``.pkl`` files, read safely.
 
 A params file is a NumPy ``.npz`` archive holding ``param_0 ... param_{k-1}``
 in ``model.params`` order, each in its own dtype, and ``format`` (the string
 ``fastrnn-params-1``) and ``model`` (the class name).  It is read with
 ``allow_pickle=False``: loading a file never runs code.
+
+The reference saves a pickled list of float16 arrays.  A pickle can name any
+callable to run while it loads; ``read_reference_pickle`` resolves only the
+three names NumPy arrays need and refuses every other one before it is called.
 """
 from __future__ import annotations
 
+import io as _io
 import os
+import pickle
 import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
@@ -41,17 +48,63 @@ def save_params(path, params: Sequence[np.ndarray], model: str) -> None:
     atomic_write(path, lambda f: np.savez(f, format=np.array(FORMAT), model=np.array(model), **arrays))
 
 
-def load_params(path, params: Sequence[np.ndarray], model: str) -> None:
-    """Copy the arrays of ``path`` into ``params`` in place (identities are kept)."""
+def _multiarray():
+    """NumPy's ``multiarray`` module (``numpy._core`` since NumPy 2, ``numpy.core`` before)."""
+    try:
+        from numpy._core import multiarray
+    except ImportError:  # NumPy 1
+        from numpy.core import multiarray
+    return multiarray
+
+
+_ALLOWED = {
+    ("numpy", "ndarray"): lambda: np.ndarray,
+    ("numpy", "dtype"): lambda: np.dtype,
+    ("numpy.core.multiarray", "_reconstruct"): lambda: _multiarray()._reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): lambda: _multiarray()._reconstruct,
+}
+
+
+class _ArraysOnly(pickle.Unpickler):
+    """An unpickler that can build NumPy arrays and nothing else."""
+
+    def find_class(self, module, name):
+        if (module, name) not in _ALLOWED:
+            raise pickle.UnpicklingError(f"refused to load {module}.{name}: a params pickle holds "
+                                         "NumPy arrays only")
+        return _ALLOWED[module, name]()
+
+
+def read_reference_pickle(path) -> list:
+    """The list of arrays in a reference ``.pkl`` params file, read without running code."""
+    with open(path, "rb") as f:
+        data = f.read()
+    arrays = _ArraysOnly(_io.BytesIO(data)).load()
+    if not isinstance(arrays, (list, tuple)) or not all(isinstance(a, np.ndarray) for a in arrays):
+        raise ValueError(f"{path} does not hold a list of arrays")
+    return list(arrays)
+
+
+def _read_npz(path, model: str) -> list:
     with np.load(path, allow_pickle=False) as z:
         if "format" not in z.files or str(z["format"]) != FORMAT:
             raise ValueError(f"{path} is not a fastrnn params file ({FORMAT})")
         if str(z["model"]) != model:
             raise ValueError(f"{path} holds params of {z['model']}, not {model}")
-        arrays = [z[f"param_{i}"] for i in range(sum(k.startswith("param_") for k in z.files))]
+        return [z[f"param_{i}"] for i in range(sum(k.startswith("param_") for k in z.files))]
+
+
+def load_params(path, params: Sequence[np.ndarray], model: str) -> None:
+    """Copy the arrays of ``path`` (fastrnn ``.npz`` or reference ``.pkl``) into
+    ``params`` in place, cast to each param's dtype (identities are kept)."""
+    with open(path, "rb") as f:
+        is_pickle = f.read(1) == b"\x80" or str(path).endswith(".pkl")  # an .npz starts with PK
+    arrays = read_reference_pickle(path) if is_pickle else _read_npz(path, model)
     if len(arrays) != len(params):
         raise ValueError(f"{path} holds {len(arrays)} params, the model has {len(params)}")
     for i, (p, a) in enumerate(zip(params, arrays)):
+        if a.dtype.kind != "f":
+            raise ValueError(f"{path}: param {i} has dtype {a.dtype}, expected floating point")
         if p.shape != a.shape:
             raise ValueError(f"{path}: param {i} has shape {a.shape}, the model's is {p.shape}")
     for p, a in zip(params, arrays):

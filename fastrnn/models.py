@@ -1,10 +1,12 @@
 """Language models built from ``fastrnn.time_layers``, as in the reference."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from . import io
-from .time_layers import TimeAffine, TimeEmbedding, TimeRNN, TimeSoftmaxWithLoss
+from .time_layers import TimeAffine, TimeDropout, TimeEmbedding, TimeLSTM, TimeRNN, TimeSoftmaxWithLoss
 
 
 class BaseModel:
@@ -35,16 +37,31 @@ class BaseModel:
             if hasattr(layer, "reset_state"):
                 layer.reset_state()
 
-    def _file_name(self, file_name):
-        return file_name if file_name is not None else f"{type(self).__name__}.npz"
+    def _collect(self) -> None:
+        """params and grads of every layer, in layer order (the reference's lists)."""
+        self.params, self.grads = [], []
+        for layer in self.layers:
+            self.params += layer.params
+            self.grads += layer.grads
 
     def save_params(self, file_name=None) -> None:
         """Write params to ``file_name`` (default ``<ClassName>.npz``), atomically."""
-        io.save_params(self._file_name(file_name), self.params, type(self).__name__)
+        name = type(self).__name__
+        io.save_params(file_name if file_name is not None else f"{name}.npz", self.params, name)
 
     def load_params(self, file_name=None) -> None:
-        """Read params written by ``save_params`` into this model's arrays, in place."""
-        io.load_params(self._file_name(file_name), self.params, type(self).__name__)
+        """Read params into this model's arrays, in place.
+
+        Reads fastrnn's ``.npz`` files and the reference's ``.pkl`` files (a
+        pickled list of arrays, read without running any code).  The default
+        is ``<ClassName>.npz``, or ``<ClassName>.pkl`` when only that exists.
+        """
+        name = type(self).__name__
+        if file_name is None:
+            file_name = f"{name}.npz"
+            if not os.path.exists(file_name) and os.path.exists(f"{name}.pkl"):
+                file_name = f"{name}.pkl"
+        io.load_params(file_name, self.params, name)
 
 
 class SimpleRnnlm(BaseModel):
@@ -67,10 +84,86 @@ class SimpleRnnlm(BaseModel):
         ]
         self.loss_layer = TimeSoftmaxWithLoss()
         self.rnn_layer = self.layers[1]
-        self.params, self.grads = [], []
-        for layer in self.layers:
-            self.params += layer.params
-            self.grads += layer.grads
+        self._collect()
 
     def reset_state(self) -> None:
         self.rnn_layer.reset_state()
+
+
+def _lstm_params(D: int, H: int) -> tuple:
+    """Wx (D, 4H), Wh (H, 4H), b (4H,) at the reference's scales (float32)."""
+    rn = np.random.randn
+    return ((rn(D, 4 * H) / np.sqrt(D)).astype("f"), (rn(H, 4 * H) / np.sqrt(H)).astype("f"),
+            np.zeros(4 * H, "f"))
+
+
+class Rnnlm(BaseModel):
+    """TimeEmbedding -> TimeLSTM(stateful) -> TimeAffine -> TimeSoftmaxWithLoss (float32)."""
+
+    def __init__(self, vocab_size: int = 10000, wordvec_size: int = 100, hidden_size: int = 100):
+        V, D, H = vocab_size, wordvec_size, hidden_size
+        rn = np.random.randn
+        embed_W = (rn(V, D) / 100).astype("f")
+        lstm = _lstm_params(D, H)
+        affine_W = (rn(H, V) / np.sqrt(H)).astype("f")
+        affine_b = np.zeros(V, "f")
+
+        self.layers = [
+            TimeEmbedding(embed_W),
+            TimeLSTM(*lstm, stateful=True),
+            TimeAffine(affine_W, affine_b),
+        ]
+        self.loss_layer = TimeSoftmaxWithLoss()
+        self.lstm_layer = self.layers[1]
+        self._collect()
+
+    def reset_state(self) -> None:
+        self.lstm_layer.reset_state()
+
+
+class BetterRnnlm(BaseModel):
+    """Two stateful TimeLSTM layers with dropout, output weight tied to the embedding.
+
+    TimeEmbedding -> TimeDropout -> TimeLSTM -> TimeDropout -> TimeLSTM ->
+    TimeDropout -> TimeAffine(embed_W.T) -> TimeSoftmaxWithLoss.  Weight tying
+    needs ``wordvec_size == hidden_size``; ``params`` holds ``embed_W`` and its
+    transposed view, which ``remove_duplicate`` merges.
+    """
+
+    def __init__(self, vocab_size: int = 10000, wordvec_size: int = 650, hidden_size: int = 650,
+                 dropout_ratio: float = 0.5):
+        V, D, H = vocab_size, wordvec_size, hidden_size
+        if D != H:
+            raise ValueError(f"BetterRnnlm ties the output weight to the embedding: wordvec_size ({D}) "
+                             f"must equal hidden_size ({H})")
+        embed_W = (np.random.randn(V, D) / 100).astype("f")
+        lstm1 = _lstm_params(D, H)
+        lstm2 = _lstm_params(H, H)
+        affine_b = np.zeros(V, "f")
+
+        self.layers = [
+            TimeEmbedding(embed_W),
+            TimeDropout(dropout_ratio),
+            TimeLSTM(*lstm1, stateful=True),
+            TimeDropout(dropout_ratio),
+            TimeLSTM(*lstm2, stateful=True),
+            TimeDropout(dropout_ratio),
+            TimeAffine(embed_W.T, affine_b),  # weight tying
+        ]
+        self.loss_layer = TimeSoftmaxWithLoss()
+        self.lstm_layers = [self.layers[2], self.layers[4]]
+        self.drop_layers = [self.layers[1], self.layers[3], self.layers[5]]
+        self._collect()
+
+    def predict(self, xs: np.ndarray, train_flg: bool = False) -> np.ndarray:
+        """xs (N, T) word ids -> scores (N, T, V); dropout only when ``train_flg``."""
+        for layer in self.drop_layers:
+            layer.train_flg = train_flg
+        return super().predict(xs)
+
+    def forward(self, xs: np.ndarray, ts: np.ndarray, train_flg: bool = True) -> float:
+        return self.loss_layer.forward(self.predict(xs, train_flg), ts)
+
+    def reset_state(self) -> None:
+        for layer in self.lstm_layers:
+            layer.reset_state()

@@ -1,4 +1,9 @@
-"""Optimizers with the reference's ``update(params, grads)``, updating in place."""
+"""Optimizers with the reference's ``update(params, grads)``, updating in place.
+
+Each update is one fused kernel pass a param (``kernels.optim``).  State
+arrays (velocities, squared-gradient sums, moments) are created on the first
+``update`` call, one a param, in the params' order, as in the reference.
+"""
 from __future__ import annotations
 
 from typing import Sequence
@@ -6,7 +11,8 @@ from typing import Sequence
 import numpy as np
 
 from . import _validate as v
-from ._elementwise import sgd_
+from ._elementwise import fused_update, sgd_
+from .kernels import optim
 
 
 def check_pairs(params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
@@ -29,3 +35,94 @@ class SGD:
         check_pairs(params, grads)
         for p, g in zip(params, grads):
             sgd_(p, g, self.lr)
+
+
+class _Stateful:
+    """An optimizer keeping one or more state arrays a param."""
+
+    def _states(self, params, count: int) -> list:
+        """``count`` lists of zero arrays like ``params``, made on the first call."""
+        if getattr(self, "_state", None) is None or len(self._state[0]) != len(params):
+            self._state = [[np.zeros_like(p) for p in params] for _ in range(count)]
+        return self._state
+
+
+class Momentum(_Stateful):
+    """``v = momentum*v - lr*grad; param += v``."""
+
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9):
+        self.lr = v.positive(lr, "lr")
+        self.momentum = v.fraction(momentum, "momentum")
+        self._state = None
+
+    def update(self, params, grads) -> None:
+        check_pairs(params, grads)
+        (vs,) = self._states(params, 1)
+        for p, g, vel in zip(params, grads, vs):
+            fused_update(optim.momentum_update, (p, g, vel), self.lr, self.momentum)
+
+
+class Nesterov(Momentum):
+    """Nesterov's accelerated gradient, in the reference's form:
+    ``v = momentum*v - lr*grad; param += momentum**2 * v - (1 + momentum) * lr * grad``."""
+
+    def update(self, params, grads) -> None:
+        check_pairs(params, grads)
+        (vs,) = self._states(params, 1)
+        for p, g, vel in zip(params, grads, vs):
+            fused_update(optim.nesterov_update, (p, g, vel), self.lr, self.momentum)
+
+
+EPS = 1e-7
+"""Added to the root of the squared-gradient average, as in the reference."""
+
+
+class AdaGrad(_Stateful):
+    """``h += grad**2; param -= lr * grad / (sqrt(h) + 1e-7)``."""
+
+    def __init__(self, lr: float = 0.01):
+        self.lr = v.positive(lr, "lr")
+        self._state = None
+
+    def update(self, params, grads) -> None:
+        check_pairs(params, grads)
+        (hs,) = self._states(params, 1)
+        for p, g, h in zip(params, grads, hs):
+            fused_update(optim.adagrad_update, (p, g, h), self.lr, EPS)
+
+
+class RMSprop(_Stateful):
+    """``h = decay_rate*h + (1 - decay_rate)*grad**2; param -= lr * grad / (sqrt(h) + 1e-7)``."""
+
+    def __init__(self, lr: float = 0.01, decay_rate: float = 0.99):
+        self.lr = v.positive(lr, "lr")
+        self.decay_rate = v.fraction(decay_rate, "decay_rate")
+        self._state = None
+
+    def update(self, params, grads) -> None:
+        check_pairs(params, grads)
+        (hs,) = self._states(params, 1)
+        for p, g, h in zip(params, grads, hs):
+            fused_update(optim.rmsprop_update, (p, g, h), self.lr, self.decay_rate, EPS)
+
+
+class Adam(_Stateful):
+    """Adam with the reference's bias correction folded into the step size:
+    ``lr_t = lr * sqrt(1 - beta2**t) / (1 - beta1**t)``,
+    ``m += (1-beta1)*(grad - m)``, ``v += (1-beta2)*(grad**2 - v)``,
+    ``param -= lr_t * m / (sqrt(v) + 1e-7)``."""
+
+    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999):
+        self.lr = v.positive(lr, "lr")
+        self.beta1 = v.fraction(beta1, "beta1")
+        self.beta2 = v.fraction(beta2, "beta2")
+        self.iter = 0
+        self._state = None
+
+    def update(self, params, grads) -> None:
+        check_pairs(params, grads)
+        ms, vs = self._states(params, 2)
+        self.iter += 1
+        lr_t = self.lr * np.sqrt(1.0 - self.beta2 ** self.iter) / (1.0 - self.beta1 ** self.iter)
+        for p, g, m, vv in zip(params, grads, ms, vs):
+            fused_update(optim.adam_update, (p, g, m, vv), lr_t, self.beta1, self.beta2, EPS)
