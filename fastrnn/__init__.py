@@ -5,7 +5,8 @@ Drop-in: ``common.time_layers`` -> ``fastrnn.time_layers``, ``common.optimizer``
 ``fastrnn.util``, ``dataset.ptb`` -> ``fastrnn.datasets.ptb``.
 """
 from . import _threads  # noqa: F401  (sets the OpenMP wait policy before Numba starts threads)
+from .generation import BetterRnnlmGen, RnnlmGen
 from .models import BetterRnnlm, Rnnlm, SimpleRnnlm
 
 __version__ = "0.1.0"
-__all__ = ["SimpleRnnlm", "Rnnlm", "BetterRnnlm", "__version__"]
+__all__ = ["SimpleRnnlm", "Rnnlm", "BetterRnnlm", "RnnlmGen", "BetterRnnlmGen", "__version__"]

@@ -1,4 +1,5 @@
-"""The ``fastrnn`` command: ``fastrnn train`` trains a language model on the bundled PTB."""
+"""The ``fastrnn`` command: ``fastrnn train`` trains a language model on the bundled PTB;
+``fastrnn generate`` writes text with trained params."""
 from __future__ import annotations
 
 import argparse
@@ -8,10 +9,16 @@ from pathlib import Path
 
 import numpy as np
 
-MODELS = {"simple": "SimpleRnnlm"}
+MODELS = {"simple": "SimpleRnnlm", "rnnlm": "Rnnlm", "better": "BetterRnnlm"}
 
-DEFAULTS = dict(epochs=4, batch_size=20, time_size=35, wordvec_size=100, hidden_size=100,
-                lr=5.0, max_grad=0.25, eval_interval=20, seed=0)
+COMMON = dict(batch_size=20, time_size=35, max_grad=0.25, eval_interval=20, seed=0)
+DEFAULTS = {
+    # the book's lr 20 diverges for the vanilla RNN on full PTB; 5 learns
+    "simple": dict(COMMON, epochs=4, wordvec_size=100, hidden_size=100, lr=5.0),
+    "rnnlm": dict(COMMON, epochs=4, wordvec_size=100, hidden_size=100, lr=20.0),
+    "better": dict(COMMON, epochs=40, wordvec_size=650, hidden_size=650, lr=20.0, dropout=0.5),
+}
+"""Per-model defaults: the book's chapter-5 and chapter-6 settings."""
 
 
 def _positive_int(text: str) -> int:
@@ -31,25 +38,53 @@ def _positive_float(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fastrnn", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    table = "; ".join(f"{m}: " + ", ".join(f"{k}={v}" for k, v in d.items() if k not in COMMON)
+                      for m, d in DEFAULTS.items())
     train = sub.add_parser("train", help="train a language model on the Penn Treebank and report perplexities",
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    train.add_argument("--model", choices=sorted(MODELS), default="simple")
-    train.add_argument("--epochs", type=_positive_int, default=DEFAULTS["epochs"])
-    train.add_argument("--batch-size", type=_positive_int, default=DEFAULTS["batch_size"])
-    train.add_argument("--time-size", type=_positive_int, default=DEFAULTS["time_size"])
-    train.add_argument("--wordvec-size", type=_positive_int, default=DEFAULTS["wordvec_size"])
-    train.add_argument("--hidden-size", type=_positive_int, default=DEFAULTS["hidden_size"])
-    train.add_argument("--lr", type=_positive_float, default=DEFAULTS["lr"], help="SGD learning rate")
-    train.add_argument("--max-grad", type=_positive_float, default=DEFAULTS["max_grad"],
-                       help="clip the global gradient norm to this")
+                           description="Defaults depend on --model (" + table + "; all: "
+                           + ", ".join(f"{k}={v}" for k, v in COMMON.items()) + ").")
+    train.add_argument("--model", choices=sorted(MODELS), default="rnnlm",
+                       help="simple: SimpleRnnlm (RNN); rnnlm: Rnnlm (LSTM); better: BetterRnnlm "
+                            "(2 LSTM layers, dropout, weight tying; lr /4 when validation stops improving)")
+    train.add_argument("--epochs", type=_positive_int)
+    train.add_argument("--batch-size", type=_positive_int)
+    train.add_argument("--time-size", type=_positive_int)
+    train.add_argument("--wordvec-size", type=_positive_int)
+    train.add_argument("--hidden-size", type=_positive_int)
+    train.add_argument("--dropout", type=float, help="dropout ratio (better only)")
+    train.add_argument("--lr", type=_positive_float, help="SGD learning rate")
+    train.add_argument("--max-grad", type=_positive_float, help="clip the global gradient norm to this")
     train.add_argument("--max-iters", type=_positive_int, default=None,
                        help="cap on the iterations of each epoch (default: the whole corpus)")
-    train.add_argument("--eval-interval", type=_positive_int, default=DEFAULTS["eval_interval"])
-    train.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="seed of the weight initialisation")
+    train.add_argument("--eval-interval", type=_positive_int)
+    train.add_argument("--seed", type=int, help="seed of the weight initialisation and dropout masks")
     train.add_argument("--out", type=Path, default=None,
-                       help="directory for the trained params (params.npz, after every epoch) and ppl.png")
+                       help="directory for the trained params (params.npz: after every epoch, for better "
+                            "the best so far) and ppl.png")
     train.add_argument("--no-progress", action="store_true", help="print report lines instead of a progress bar")
+
+    gen = sub.add_parser("generate", help="write text from a start word with trained params",
+                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    gen.add_argument("params", type=Path, help="params file: fastrnn's params.npz or the reference's Rnnlm.pkl "
+                                                "or BetterRnnlm.pkl")
+    gen.add_argument("--model", choices=["rnnlm", "better"], default=None,
+                     help="model of the params (default: read from a .npz file, else from the file name)")
+    gen.add_argument("--start", default="you", help="the first word")
+    gen.add_argument("--length", type=_positive_int, default=100, help="words to write, the first included")
+    gen.add_argument("--seed", type=int, default=0, help="seed of the sampling")
     return parser
+
+
+def _settings(args) -> argparse.Namespace:
+    """args with every option left unset taken from the model's defaults."""
+    for key, value in DEFAULTS[args.model].items():
+        if getattr(args, key, None) is None:
+            setattr(args, key, value)
+    if args.model == "better" and args.wordvec_size != args.hidden_size:
+        raise SystemExit("fastrnn train: --model better ties weights: --wordvec-size must equal --hidden-size")
+    if args.dropout is not None and not 0 <= args.dropout < 1:
+        raise SystemExit(f"fastrnn train: --dropout must be in [0, 1), got {args.dropout}")
+    return args
 
 
 def train(args) -> dict:
@@ -59,37 +94,104 @@ def train(args) -> dict:
     from .trainer import RnnlmTrainer
     from .util import eval_perplexity
 
+    args = _settings(args)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
     corpus, word_to_id, _ = ptb.load_data("train")
     corpus_val, _, _ = ptb.load_data("val")
     corpus_test, _, _ = ptb.load_data("test")
     np.random.seed(args.seed)
-    model = getattr(models, MODELS[args.model])(len(word_to_id), args.wordvec_size, args.hidden_size)
-    trainer = RnnlmTrainer(model, SGD(args.lr))
+    sizes = (len(word_to_id), args.wordvec_size, args.hidden_size)
+    model = getattr(models, MODELS[args.model])(*sizes, *([args.dropout] if args.model == "better" else []))
+    optimizer = SGD(args.lr)
+    trainer = RnnlmTrainer(model, optimizer)
+    progress = not args.no_progress
+    params_file = None if args.out is None else args.out / "params.npz"
 
-    def checkpoint(tr):
-        if args.out is not None:
-            model.save_params(args.out / "params.npz")
+    def evaluate(data) -> float:
+        model.reset_state()
+        ppl = eval_perplexity(model, data, progress=progress)
+        model.reset_state()
+        return ppl
 
     print(f"training {MODELS[args.model]} on PTB ({len(corpus):,} words): {args.epochs} epochs, "
-          f"batch {args.batch_size}, {args.time_size} steps, lr {args.lr}, max_grad {args.max_grad}")
+          f"batch {args.batch_size}, {args.time_size} steps, D={args.wordvec_size}, H={args.hidden_size}, "
+          f"lr {args.lr}, max_grad {args.max_grad}" + (f", dropout {args.dropout}" if args.model == "better" else ""))
+    fit = dict(batch_size=args.batch_size, time_size=args.time_size, max_grad=args.max_grad,
+               eval_interval=args.eval_interval, max_iters=args.max_iters, progress=progress)
     start = time.perf_counter()
-    trainer.fit(corpus[:-1], corpus[1:], max_epoch=args.epochs, batch_size=args.batch_size,
-                time_size=args.time_size, max_grad=args.max_grad, eval_interval=args.eval_interval,
-                max_iters=args.max_iters, progress=not args.no_progress, on_epoch_end=checkpoint)
+    ppl_list, results = [], {}
+    if args.model == "better":  # the book's schedule: one epoch at a time, keep the best params
+        best_ppl, best = float("inf"), None
+        for epoch in range(args.epochs):
+            trainer.fit(corpus[:-1], corpus[1:], max_epoch=1, **fit)
+            ppl_list += trainer.ppl_list
+            ppl = evaluate(corpus_val)
+            print(f"epoch {epoch + 1}: valid perplexity {ppl:.2f}, lr {optimizer.lr:g}, "
+                  f"{time.perf_counter() - start:.0f} s", flush=True)
+            if ppl < best_ppl:
+                best_ppl, best = ppl, [p.copy() for p in model.params]
+                if params_file is not None:
+                    model.save_params(params_file)
+            else:
+                optimizer.lr /= 4.0
+        for p, b in zip(model.params, best):
+            p[...] = b
+        results["valid"] = best_ppl
+    else:
+        trainer.fit(corpus[:-1], corpus[1:], max_epoch=args.epochs,
+                    on_epoch_end=lambda tr: params_file and model.save_params(params_file), **fit)
+        ppl_list = trainer.ppl_list
     train_time = time.perf_counter() - start
-    last = trainer.ppl_list[-1] if trainer.ppl_list else float("nan")
-    print(f"training time: {train_time:.1f} s (last train perplexity {last:.2f})")
-    if args.out is not None and trainer.ppl_list:
+    print(f"training time: {train_time:.1f} s (last train perplexity {ppl_list[-1] if ppl_list else float('nan'):.2f})")
+    if args.out is not None and ppl_list:
+        trainer.ppl_list = ppl_list
+        trainer.ppl_iters = list(range(1, len(ppl_list) + 1))
         trainer.plot(file_name=args.out / "ppl.png")
 
-    results = {"train_time": train_time}
-    for name, data in (("valid", corpus_val), ("test", corpus_test)):
-        model.reset_state()
-        results[name] = eval_perplexity(model, data, progress=not args.no_progress)
-        print(f"{name} perplexity: {results[name]:.2f}")
+    results["train_time"] = train_time
+    if "valid" not in results:
+        results["valid"] = evaluate(corpus_val)
+    print(f"valid perplexity: {results['valid']:.2f}")
+    results["test"] = evaluate(corpus_test)
+    print(f"test perplexity: {results['test']:.2f}")
+    print(f"total time: {time.perf_counter() - start:.1f} s")
     return results
+
+
+def generate(args) -> str:
+    from . import generation, io
+    from .datasets import ptb
+
+    model_name = args.model
+    if model_name is None:
+        model_name = "better" if "better" in args.params.name.lower() else "rnnlm"
+        if args.params.suffix == ".npz":
+            with np.load(args.params, allow_pickle=False) as z:
+                stored = str(z["model"]) if "model" in z.files else ""
+            model_name = {"Rnnlm": "rnnlm", "BetterRnnlm": "better"}.get(stored)
+            if model_name is None:
+                raise SystemExit(f"fastrnn generate: {args.params} holds params of {stored or 'no model'}; "
+                                 "text generation needs rnnlm or better params")
+    if args.params.suffix == ".npz":
+        with np.load(args.params, allow_pickle=False) as z:
+            embed, Wh = z["param_0"], z["param_2"]
+    else:
+        arrays = io.read_reference_pickle(args.params)
+        embed, Wh = arrays[0], arrays[2]
+    cls = {"rnnlm": generation.RnnlmGen, "better": generation.BetterRnnlmGen}[model_name]
+    model = cls(embed.shape[0], embed.shape[1], Wh.shape[0])
+    model.load_params(args.params)  # names the class: fastrnn checks the file is this model's
+    _, word_to_id, id_to_word = ptb.load_data("train")
+    if args.start not in word_to_id:
+        raise SystemExit(f"fastrnn generate: {args.start!r} is not in the PTB vocabulary")
+    skip_ids = [word_to_id[w] for w in ("N", "<unk>", "$")]
+    np.random.seed(args.seed)
+    model.reset_state()
+    ids = model.generate(word_to_id[args.start], skip_ids, args.length)
+    text = " ".join(id_to_word[i] for i in ids).replace(" <eos>", ".\n")
+    print(text)
+    return text
 
 
 def main(argv=None) -> int:
@@ -99,6 +201,8 @@ def main(argv=None) -> int:
             import matplotlib
             matplotlib.use("Agg")
         train(args)
+    elif args.command == "generate":
+        generate(args)
     return 0
 
 

@@ -14,7 +14,15 @@ class BaseModel:
 
     Subclasses set ``layers`` (applied in order by ``predict``), ``loss_layer``
     and ``params`` / ``grads`` (the layers' own arrays, in layer order).
+    Params files carry the model's name, ``PARAMS_NAME`` (the class name
+    unless a subclass, such as a text generator, shares its parent's params).
     """
+
+    PARAMS_NAME = None
+
+    @property
+    def _params_name(self) -> str:
+        return self.PARAMS_NAME or type(self).__name__
 
     def predict(self, xs: np.ndarray) -> np.ndarray:
         """xs (N, T) word ids -> scores before softmax (N, T, V)."""
@@ -46,7 +54,7 @@ class BaseModel:
 
     def save_params(self, file_name=None) -> None:
         """Write params to ``file_name`` (default ``<ClassName>.npz``), atomically."""
-        name = type(self).__name__
+        name = self._params_name
         io.save_params(file_name if file_name is not None else f"{name}.npz", self.params, name)
 
     def load_params(self, file_name=None) -> None:
@@ -56,7 +64,7 @@ class BaseModel:
         pickled list of arrays, read without running any code).  The default
         is ``<ClassName>.npz``, or ``<ClassName>.pkl`` when only that exists.
         """
-        name = type(self).__name__
+        name = self._params_name
         if file_name is None:
             file_name = f"{name}.npz"
             if not os.path.exists(file_name) and os.path.exists(f"{name}.pkl"):

@@ -10,7 +10,7 @@ import pytest
 
 from fastrnn import SimpleRnnlm
 from fastrnn.optimizer import SGD
-from fastrnn.time_layers import TimeRNN
+from fastrnn.time_layers import TimeGRU, TimeLSTM, TimeRNN
 from fastrnn.util import clip_grads
 from support import randn, rnn_params
 
@@ -39,13 +39,15 @@ def test_bit_identical_with_1_and_2_threads():
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads")
-def test_time_rnn_bit_identical_across_threads(rng):
-    params = rnn_params(rng, 9, 11, np.float32)
-    xs, dhs = randn(rng, (200, 5, 9), np.float32), randn(rng, (200, 5, 11), np.float32)
+@pytest.mark.parametrize("cls,gates,N,H", [(TimeRNN, 1, 200, 11), (TimeLSTM, 4, 200, 11), (TimeGRU, 3, 200, 11),
+                                           (TimeLSTM, 4, 12, 260), (TimeGRU, 3, 12, 260)])  # rows; units
+def test_recurrent_layers_bit_identical_across_threads(rng, cls, gates, N, H):
+    params = rnn_params(rng, 9, H, np.float32, gates)
+    xs, dhs = randn(rng, (N, 5, 9), np.float32), randn(rng, (N, 5, H), np.float32)
     out = []
     for threads in (1, 2):
         numba.set_num_threads(threads)
-        layer = TimeRNN(*params)
+        layer = cls(*params)
         out.append([layer.forward(xs), layer.backward(dhs), *[g.copy() for g in layer.grads]])
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     for a, b in zip(*out):
@@ -55,15 +57,18 @@ def test_time_rnn_bit_identical_across_threads(rng):
 PROBE = """
 import json, numpy as np
 import fastrnn
-from fastrnn.kernels import blas, embedding, optim, rnn, softmax
+from fastrnn.kernels import blas, embedding, gates, gru, lstm, optim, rnn, softmax, tiles
 from fastrnn.optimizer import SGD
 from fastrnn.util import clip_grads
 np.random.seed(0)
-model = fastrnn.SimpleRnnlm(5000, 8, 8)  # embed_W and affine W large enough for the kernels
-xs = np.random.randint(0, 5000, (4, 5))
-model.forward(xs, xs); model.backward(); clip_grads(model.grads, 0.25); SGD(0.1).update(model.params, model.grads)
+for cls in (fastrnn.SimpleRnnlm, fastrnn.Rnnlm):
+    model = cls(5000, 8, 8)  # embed_W and affine W large enough for the kernels
+    xs = np.random.randint(0, 5000, (4, 5))
+    model.forward(xs, xs); model.backward(); clip_grads(model.grads, 0.25); SGD(0.1).update(model.params, model.grads)
+layer = fastrnn.time_layers.TimeGRU(*(np.ones(s, np.float32) for s in [(3, 9), (3, 9), (9,)]))
+layer.forward(np.ones((2, 4, 3), np.float32)); layer.backward(np.ones((2, 4, 3), np.float32))
 misses = {}
-for mod in (blas, embedding, optim, rnn, softmax):
+for mod in (blas, embedding, gates, gru, lstm, optim, rnn, softmax, tiles):
     for name, obj in vars(mod).items():
         if hasattr(obj, "stats") and obj.signatures:
             misses[name] = sum(obj.stats.cache_misses.values())
@@ -77,5 +82,6 @@ def test_second_process_loads_every_kernel_from_cache(threads):
     runs = [subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, check=True)
             for _ in range(2)]
     misses = json.loads(runs[1].stdout)
-    assert {"embedding_gather", "rnn_forward", "softmax_cross_entropy_forward", "sgd_update"} <= set(misses)
+    assert {"embedding_gather", "rnn_forward", "lstm_forward", "lstm_backward", "gru_forward", "gru_backward",
+            "softmax_cross_entropy_forward", "sgd_update"} <= set(misses)
     assert all(v == 0 for v in misses.values()), misses

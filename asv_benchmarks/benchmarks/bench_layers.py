@@ -73,3 +73,34 @@ class EmbeddingForwardBackward(Benchmark):
     def time_forward_backward(self):
         self.layer.forward(self.xs)
         self.layer.backward(self.dout)
+
+
+class GatedForwardBackward(Benchmark):
+    """TimeLSTM and TimeGRU forward + backward, the cases of ``python -m fastrnn.bench``."""
+
+    params = [["lstm_small", "gru_256", "lstm_650"]]
+    param_names = ["case"]
+
+    def setup(self, case):
+        try:
+            from fastrnn.bench.cases import flops, make
+            self.call = make("fastrnn", case)
+        except (ImportError, KeyError):  # a commit before the gated cells existed
+            raise NotImplementedError
+        self.limit_threads()
+        self.flops = flops(case)
+        self.call()
+
+    def time_forward_backward(self, case):
+        self.call()
+
+    def track_gflops(self, case):
+        import time
+        best = float("inf")
+        for _ in range(5):
+            start = time.perf_counter()
+            self.call()
+            best = min(best, time.perf_counter() - start)
+        return self.flops / best / 1e9
+
+    track_gflops.unit = "GFLOP/s"

@@ -1,4 +1,4 @@
-"""One SimpleRnnlm training step (V=10000, D=H=100, N=20, T=35): forward, backward, clip, SGD."""
+"""Training steps (V=10000, D=H=100, N=20, T=35): forward, backward, clip, SGD."""
 import numpy as np
 
 from .common import Benchmark, rng
@@ -28,3 +28,19 @@ class SimpleRnnlmStep(Benchmark):
         self.model.backward()
         clip_grads(self.model.grads, 0.25)
         self.opt.update(self.model.params, self.model.grads)
+
+
+class RnnlmStep(Benchmark):
+    """One Rnnlm (LSTM) training step at the same sizes, the ``rnnlm_step`` bench case."""
+
+    def setup(self):
+        try:
+            from fastrnn.bench.cases import make
+            self.step = make("fastrnn", "rnnlm_step")
+        except (ImportError, KeyError):
+            raise NotImplementedError
+        self.limit_threads()
+        self.step()
+
+    def time_step(self):
+        self.step()
