@@ -31,10 +31,10 @@ class Recurrent:
         layer = type(self).__name__
         self.dtype = v.params_dtype(layer, (Wx, Wh, b), ("Wx", "Wh", "b"))
         G = self.GATES
-        if Wh.ndim != 2 or Wh.shape[1] != G * Wh.shape[0]:
-            raise ValueError(f"{layer}: Wh must have shape (H, {G}*H), got {Wh.shape}")
-        H = Wh.shape[0]
-        v.check_shape(Wx.shape, (None, G * H), f"{layer}: Wx")
+        if Wx.ndim != 2 or Wx.shape[1] % G or Wx.shape[1] == 0:
+            raise ValueError(f"{layer}: Wx must have shape (D, {'' if G == 1 else f'{G}*'}H), got {Wx.shape}")
+        H = Wx.shape[1] // G
+        v.check_shape(Wh.shape, (H, G * H), f"{layer}: Wh")
         v.check_shape(b.shape, (G * H,), f"{layer}: b")
         self.params = [Wx, Wh, b]
         self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
