@@ -13,7 +13,7 @@ from numba import njit, prange
 from .blas import gemm
 from .config import JIT, PJIT
 from .gates import activate
-from .tiles import batch_tiles, unit_tiles
+from .tiles import batch_tiles, span, unit_tiles
 
 
 @njit(**JIT)
@@ -75,21 +75,20 @@ def gru_forward(xw, b, Wh, h0, hs, gates, rh, hprev):
     if nunits == 1:
         nrows, rsize = batch_tiles(N)
         for k in prange(nrows):
-            r0, r1 = k * rsize, min(N, (k + 1) * rsize)
+            r0, r1 = span(k, rsize, N)
             a = np.empty((r1 - r0, 2 * H), xw.dtype)
             for t in range(T):
                 _forward_gates(t, r0, r1, 0, H, a, xw, b, Wh, h0, hs, gates, rh, hprev)
                 _forward_candidate(t, r0, r1, 0, H, a, xw, b, Wh, hs, gates, rh, hprev)
     else:
+        scratch = np.empty((nunits, N, 2 * usize), xw.dtype)
         for t in range(T):
             for k in prange(nunits):
-                j0, j1 = k * usize, min(H, (k + 1) * usize)
-                a = np.empty((N, 2 * (j1 - j0)), xw.dtype)
-                _forward_gates(t, 0, N, j0, j1, a, xw, b, Wh, h0, hs, gates, rh, hprev)
+                j0, j1 = span(k, usize, H)
+                _forward_gates(t, 0, N, j0, j1, scratch[k, :, :2 * (j1 - j0)], xw, b, Wh, h0, hs, gates, rh, hprev)
             for k in prange(nunits):
-                j0, j1 = k * usize, min(H, (k + 1) * usize)
-                a = np.empty((N, j1 - j0), xw.dtype)
-                _forward_candidate(t, 0, N, j0, j1, a, xw, b, Wh, hs, gates, rh, hprev)
+                j0, j1 = span(k, usize, H)
+                _forward_candidate(t, 0, N, j0, j1, scratch[k, :, :2 * (j1 - j0)], xw, b, Wh, hs, gates, rh, hprev)
 
 
 @njit(**JIT)
@@ -149,7 +148,7 @@ def gru_backward(dhs, WhT, gates, hprev, dA, dh0):
     if nunits == 1:
         nrows, rsize = batch_tiles(N)
         for k in prange(nrows):
-            r0, r1 = k * rsize, min(N, (k + 1) * rsize)
+            r0, r1 = span(k, rsize, N)
             for t in range(T - 1, -1, -1):
                 _backward_update(t, r0, r1, 0, H, dh, carry, dhs, WhT, gates, hprev, dA)
                 _backward_reset(t, r0, r1, 0, H, dh, carry, WhT, gates, hprev, dA)
@@ -158,12 +157,12 @@ def gru_backward(dhs, WhT, gates, hprev, dA, dh0):
     else:
         for t in range(T - 1, -1, -1):
             for k in prange(nunits):
-                j0, j1 = k * usize, min(H, (k + 1) * usize)
+                j0, j1 = span(k, usize, H)
                 _backward_update(t, 0, N, j0, j1, dh, carry, dhs, WhT, gates, hprev, dA)
             for k in prange(nunits):
-                j0, j1 = k * usize, min(H, (k + 1) * usize)
+                j0, j1 = span(k, usize, H)
                 _backward_reset(t, 0, N, j0, j1, dh, carry, WhT, gates, hprev, dA)
         for k in prange(nunits):
-            j0, j1 = k * usize, min(H, (k + 1) * usize)
+            j0, j1 = span(k, usize, H)
             gemm(dA[:, 0, :2 * H], WhT[:2 * H, j0:j1], dh0[:, j0:j1])
             dh0[:, j0:j1] += carry[:, j0:j1]

@@ -16,12 +16,12 @@ from .blas import gemm
 from .config import JIT, PJIT
 from .gates import activate
 from .mathfn import tanh
-from .tiles import batch_tiles, unit_tiles
+from .tiles import batch_tiles, span, unit_tiles
 
 
 @njit(**JIT)
 def _forward_block(t, r0, r1, j0, j1, a, xw, b, Wh, h0, c0, hs, cs, gates, hprev):
-    """Step t of rows r0:r1, units j0:j1; a (r1-r0, 4*(j1-j0)) scratch."""
+    """Step t of rows r0:r1, units j0:j1; a (r1-r0, 4*(j1-j0)) scratch (any strides)."""
     H = Wh.shape[0]
     w = j1 - j0
     hp = hs[r0:r1, t - 1] if t > 0 else h0[r0:r1]
@@ -60,24 +60,25 @@ def lstm_forward(xw, b, Wh, h0, c0, hs, cs, gates, hprev):
     if nunits == 1:
         nrows, rsize = batch_tiles(N)
         for k in prange(nrows):
-            r0, r1 = k * rsize, min(N, (k + 1) * rsize)
+            r0, r1 = span(k, rsize, N)
             a = np.empty((r1 - r0, H4), xw.dtype)
             for t in range(T):
                 _forward_block(t, r0, r1, 0, H, a, xw, b, Wh, h0, c0, hs, cs, gates, hprev)
     else:
+        scratch = np.empty((nunits, N, 4 * usize), xw.dtype)
         for t in range(T):
             for k in prange(nunits):
-                j0, j1 = k * usize, min(H, (k + 1) * usize)
-                a = np.empty((N, 4 * (j1 - j0)), xw.dtype)
+                j0, j1 = span(k, usize, H)
+                a = scratch[k, :, :4 * (j1 - j0)]
                 _forward_block(t, 0, N, j0, j1, a, xw, b, Wh, h0, c0, hs, cs, gates, hprev)
 
 
 @njit(**JIT)
-def _backward_block(t, r0, r1, j0, j1, dh, dhs, WhT, c0, cs, gates, dA, dc):
+def _backward_block(t, r0, r1, j0, j1, dh, tc, dhs, WhT, c0, cs, gates, dA, dc):
     """Step t (backwards) of rows r0:r1, units j0:j1.
 
-    WhT (4H, H) = Wh.T; dh (N, H) scratch gets dA_{t+1} @ Wh.T; dc (N, H)
-    carries dL/dc_t -> dL/dc_{t-1}.
+    WhT (4H, H) = Wh.T; dh (N, H) scratch gets dA_{t+1} @ Wh.T; tc (j1-j0,)
+    scratch; dc (N, H) carries dL/dc_t -> dL/dc_{t-1}.
     """
     T = dhs.shape[1]
     H = WhT.shape[1]
@@ -86,7 +87,6 @@ def _backward_block(t, r0, r1, j0, j1, dh, dhs, WhT, c0, cs, gates, dA, dc):
     else:
         dh[r0:r1, j0:j1] = 0
     cp = cs[r0:r1, t - 1] if t > 0 else c0[r0:r1]
-    tc = np.empty(j1 - j0, dhs.dtype)
     for i in range(r1 - r0):
         r = r0 + i
         act, d = gates[r, t], dA[r, t]
@@ -125,15 +125,17 @@ def lstm_backward(dhs, WhT, c0, cs, gates, dA, dh0, dc):
     if nunits == 1:
         nrows, rsize = batch_tiles(N)
         for k in prange(nrows):
-            r0, r1 = k * rsize, min(N, (k + 1) * rsize)
+            r0, r1 = span(k, rsize, N)
+            tc = np.empty(H, dhs.dtype)
             for t in range(T - 1, -1, -1):
-                _backward_block(t, r0, r1, 0, H, dh, dhs, WhT, c0, cs, gates, dA, dc)
+                _backward_block(t, r0, r1, 0, H, dh, tc, dhs, WhT, c0, cs, gates, dA, dc)
             gemm(dA[r0:r1, 0], WhT, dh0[r0:r1])
     else:
+        scratch = np.empty((nunits, usize), dhs.dtype)
         for t in range(T - 1, -1, -1):
             for k in prange(nunits):
-                j0, j1 = k * usize, min(H, (k + 1) * usize)
-                _backward_block(t, 0, N, j0, j1, dh, dhs, WhT, c0, cs, gates, dA, dc)
+                j0, j1 = span(k, usize, H)
+                _backward_block(t, 0, N, j0, j1, dh, scratch[k, :j1 - j0], dhs, WhT, c0, cs, gates, dA, dc)
         for k in prange(nunits):
-            j0, j1 = k * usize, min(H, (k + 1) * usize)
+            j0, j1 = span(k, usize, H)
             gemm(dA[:, 0], WhT[:, j0:j1], dh0[:, j0:j1])

@@ -11,7 +11,7 @@ from numba import njit, prange
 from .blas import gemm
 from .config import PJIT
 from .mathfn import tanh
-from .tiles import batch_tiles
+from .tiles import batch_tiles, span
 
 
 @njit(**PJIT)
@@ -24,8 +24,8 @@ def rnn_forward(xw, b, Wh, h0, hs, hprev):
     N, T, H = xw.shape
     ntiles, tile = batch_tiles(N)
     for k in prange(ntiles):
-        r0 = k * tile
-        m = min(N, r0 + tile) - r0
+        r0, r1 = span(k, tile, N)
+        m = r1 - r0
         h = h0[r0:r0 + m].copy()
         a = np.empty_like(h)
         for t in range(T):
@@ -48,8 +48,8 @@ def rnn_backward(dhs, hs, Wh, dts, dh0):
     N, T, H = dhs.shape
     ntiles, tile = batch_tiles(N)
     for k in prange(ntiles):
-        r0 = k * tile
-        m = min(N, r0 + tile) - r0
+        r0, r1 = span(k, tile, N)
+        m = r1 - r0
         dh = np.zeros((m, H), dhs.dtype)
         dt = np.empty_like(dh)
         for t in range(T - 1, -1, -1):

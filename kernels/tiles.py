@@ -29,6 +29,12 @@ def batch_tiles(N):
 
 
 @njit(**JIT)
+def span(k, size, n):
+    """Bounds (start, stop) of tile k of tiles of ``size`` over n."""
+    return k * size, min(n, (k + 1) * size)
+
+
+@njit(**JIT)
 def unit_tiles(N, H, G):
     """Number and size of the hidden-unit tiles of a step of a cell with G gates
     (1 tile: split by rows instead)."""
