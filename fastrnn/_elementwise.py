@@ -11,15 +11,18 @@ KERNEL_MIN = 1 << 15
 """Arrays of fewer elements go to NumPy."""
 
 
-def _flat(a: np.ndarray):
+def _flat_any(a: np.ndarray):
     """A 1-D view of every element of ``a`` in memory order, or None."""
-    if a.size < KERNEL_MIN:
-        return None
     if a.flags.c_contiguous:
         return a.reshape(-1)
     if a.flags.f_contiguous:
         return a.T.reshape(-1)
     return None
+
+
+def _flat(a: np.ndarray):
+    """``_flat_any(a)`` for arrays large enough for a kernel, else None."""
+    return None if a.size < KERNEL_MIN else _flat_any(a)
 
 
 def sum_of_squares(a: np.ndarray) -> float:
@@ -45,15 +48,6 @@ def sgd_(p: np.ndarray, g: np.ndarray, lr: float) -> None:
         p -= p.dtype.type(lr) * g
     else:
         optim.sgd_update(fp, fg, p.dtype.type(lr))
-
-
-def _flat_any(a: np.ndarray):
-    """A 1-D view of every element of ``a`` in memory order (any size), or None."""
-    if a.flags.c_contiguous:
-        return a.reshape(-1)
-    if a.flags.f_contiguous:
-        return a.T.reshape(-1)
-    return None
 
 
 def fused_update(kernel, arrays, *scalars) -> None:

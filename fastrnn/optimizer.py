@@ -37,80 +37,87 @@ class SGD:
             sgd_(p, g, self.lr)
 
 
-class _Stateful:
-    """An optimizer keeping one or more state arrays a param."""
+class _Fused:
+    """An optimizer whose update is one kernel pass a param over (param, grad,
+    state arrays...); subclasses set ``KERNEL`` and ``SLOTS`` (state arrays a
+    param) and give the kernel's scalars by ``_scalars``, called once an update
+    after the checks."""
 
-    def _states(self, params, count: int) -> list:
-        """``count`` lists of zero arrays like ``params``, made on the first call."""
+    KERNEL = None
+    SLOTS = 1
+
+    def _scalars(self) -> tuple:
+        raise NotImplementedError
+
+    def update(self, params, grads) -> None:
+        check_pairs(params, grads)
         if getattr(self, "_state", None) is None or len(self._state[0]) != len(params):
-            self._state = [[np.zeros_like(p) for p in params] for _ in range(count)]
-        return self._state
+            self._state = [[np.zeros_like(p) for p in params] for _ in range(self.SLOTS)]
+        scalars = self._scalars()
+        for p, g, *state in zip(params, grads, *self._state):
+            fused_update(self.KERNEL, (p, g, *state), *scalars)
 
 
-class Momentum(_Stateful):
+class Momentum(_Fused):
     """``v = momentum*v - lr*grad; param += v``."""
+
+    KERNEL = staticmethod(optim.momentum_update)
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9):
         self.lr = v.positive(lr, "lr")
         self.momentum = v.fraction(momentum, "momentum")
         self._state = None
 
-    def update(self, params, grads) -> None:
-        check_pairs(params, grads)
-        (vs,) = self._states(params, 1)
-        for p, g, vel in zip(params, grads, vs):
-            fused_update(optim.momentum_update, (p, g, vel), self.lr, self.momentum)
+    def _scalars(self) -> tuple:
+        return self.lr, self.momentum
 
 
 class Nesterov(Momentum):
     """Nesterov's accelerated gradient, in the reference's form:
     ``v = momentum*v - lr*grad; param += momentum**2 * v - (1 + momentum) * lr * grad``."""
 
-    def update(self, params, grads) -> None:
-        check_pairs(params, grads)
-        (vs,) = self._states(params, 1)
-        for p, g, vel in zip(params, grads, vs):
-            fused_update(optim.nesterov_update, (p, g, vel), self.lr, self.momentum)
+    KERNEL = staticmethod(optim.nesterov_update)
 
 
 EPS = 1e-7
 """Added to the root of the squared-gradient average, as in the reference."""
 
 
-class AdaGrad(_Stateful):
+class AdaGrad(_Fused):
     """``h += grad**2; param -= lr * grad / (sqrt(h) + 1e-7)``."""
+
+    KERNEL = staticmethod(optim.adagrad_update)
 
     def __init__(self, lr: float = 0.01):
         self.lr = v.positive(lr, "lr")
         self._state = None
 
-    def update(self, params, grads) -> None:
-        check_pairs(params, grads)
-        (hs,) = self._states(params, 1)
-        for p, g, h in zip(params, grads, hs):
-            fused_update(optim.adagrad_update, (p, g, h), self.lr, EPS)
+    def _scalars(self) -> tuple:
+        return self.lr, EPS
 
 
-class RMSprop(_Stateful):
+class RMSprop(_Fused):
     """``h = decay_rate*h + (1 - decay_rate)*grad**2; param -= lr * grad / (sqrt(h) + 1e-7)``."""
+
+    KERNEL = staticmethod(optim.rmsprop_update)
 
     def __init__(self, lr: float = 0.01, decay_rate: float = 0.99):
         self.lr = v.positive(lr, "lr")
         self.decay_rate = v.fraction(decay_rate, "decay_rate")
         self._state = None
 
-    def update(self, params, grads) -> None:
-        check_pairs(params, grads)
-        (hs,) = self._states(params, 1)
-        for p, g, h in zip(params, grads, hs):
-            fused_update(optim.rmsprop_update, (p, g, h), self.lr, self.decay_rate, EPS)
+    def _scalars(self) -> tuple:
+        return self.lr, self.decay_rate, EPS
 
 
-class Adam(_Stateful):
+class Adam(_Fused):
     """Adam with the reference's bias correction folded into the step size:
     ``lr_t = lr * sqrt(1 - beta2**t) / (1 - beta1**t)``,
     ``m += (1-beta1)*(grad - m)``, ``v += (1-beta2)*(grad**2 - v)``,
     ``param -= lr_t * m / (sqrt(v) + 1e-7)``."""
+
+    KERNEL = staticmethod(optim.adam_update)
+    SLOTS = 2
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999):
         self.lr = v.positive(lr, "lr")
@@ -119,10 +126,7 @@ class Adam(_Stateful):
         self.iter = 0
         self._state = None
 
-    def update(self, params, grads) -> None:
-        check_pairs(params, grads)
-        ms, vs = self._states(params, 2)
+    def _scalars(self) -> tuple:
         self.iter += 1
         lr_t = self.lr * np.sqrt(1.0 - self.beta2 ** self.iter) / (1.0 - self.beta1 ** self.iter)
-        for p, g, m, vv in zip(params, grads, ms, vs):
-            fused_update(optim.adam_update, (p, g, m, vv), lr_t, self.beta1, self.beta2, EPS)
+        return lr_t, self.beta1, self.beta2, EPS

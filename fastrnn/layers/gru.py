@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels.gru import gru_backward, gru_forward
-from .recurrent import Recurrent, Step, Time
+from .recurrent import HiddenStep, Recurrent, Time
 
 
 class _GRUCell(Recurrent):
@@ -33,19 +33,12 @@ class _GRUCell(Recurrent):
         return dA, (dh0,), [(hprev, slice(0, 2 * H)), (rh, slice(2 * H, 3 * H))]
 
 
-class GRU(Step, _GRUCell):
+class GRU(HiddenStep, _GRUCell):
     """One step: ``forward(x (N, D), h_prev (N, H)) -> h_next (N, H)``."""
-
-    def forward(self, x: np.ndarray, h_prev: np.ndarray) -> np.ndarray:
-        return self._step(x, (h_prev,))[0]
-
-    def backward(self, dh_next: np.ndarray):
-        """dh_next (N, H) -> (dx (N, D), dh_prev (N, H)); writes grads."""
-        return self._step_back((dh_next,))
 
 
 class TimeGRU(Time, _GRUCell):
-    """T steps of ``GRU``: ``forward(xs (N, T, D)) -> hs (N, T, H)``."""
+    """T steps of ``GRU``: ``forward(xs (N, T, D)) -> hs (N, T, H)``.
 
-    def set_state(self, h: np.ndarray) -> None:
-        self._set_states((h,))
+    ``set_state(h (N, H))`` sets the state a stateful forward starts from.
+    """

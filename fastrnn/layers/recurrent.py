@@ -114,6 +114,18 @@ class Step:
         return (dxs[:, 0, :], *dfirst)
 
 
+class HiddenStep(Step):
+    """One step of a cell whose only state is h (RNN, GRU)."""
+
+    def forward(self, x: np.ndarray, h_prev: np.ndarray) -> np.ndarray:
+        """x (N, D), h_prev (N, H) -> h_next (N, H)."""
+        return self._step(x, (h_prev,))[0]
+
+    def backward(self, dh_next: np.ndarray):
+        """dh_next (N, H) -> (dx (N, D), dh_prev (N, H)); writes grads."""
+        return self._step_back((dh_next,))
+
+
 class Time:
     """T steps in one call, with the reference's state handling.
 
@@ -132,6 +144,10 @@ class Time:
     def reset_state(self) -> None:
         for n in self.STATES:
             setattr(self, n, None)
+
+    def set_state(self, h: np.ndarray) -> None:
+        """h (N, H): the hidden state a stateful forward starts from."""
+        self._set_states((h,))
 
     def _set_states(self, states: tuple) -> None:
         """states (N, H) each (None: zeros): where the next forward starts."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels.rnn import rnn_backward, rnn_forward
-from .recurrent import Recurrent, Step, Time
+from .recurrent import HiddenStep, Recurrent, Time
 
 
 class _RNNCell(Recurrent):
@@ -25,15 +25,8 @@ class _RNNCell(Recurrent):
         return dts, (dh0,), [(hprev, slice(None))]
 
 
-class RNN(Step, _RNNCell):
+class RNN(HiddenStep, _RNNCell):
     """One step: ``forward(x (N, D), h_prev (N, H)) -> h_next (N, H)``."""
-
-    def forward(self, x: np.ndarray, h_prev: np.ndarray) -> np.ndarray:
-        return self._step(x, (h_prev,))[0]
-
-    def backward(self, dh_next: np.ndarray):
-        """dh_next (N, H) -> (dx (N, D), dh_prev (N, H)); writes grads."""
-        return self._step_back((dh_next,))
 
 
 class TimeRNN(Time, _RNNCell):
@@ -41,6 +34,3 @@ class TimeRNN(Time, _RNNCell):
 
     ``set_state(h (N, H))`` sets the state a stateful forward starts from.
     """
-
-    def set_state(self, h: np.ndarray) -> None:
-        self._set_states((h,))
