@@ -163,25 +163,17 @@ def generate(args) -> str:
     from . import generation, io
     from .datasets import ptb
 
-    model_name = args.model
-    if model_name is None:
-        model_name = "better" if "better" in args.params.name.lower() else "rnnlm"
-        if args.params.suffix == ".npz":
-            with np.load(args.params, allow_pickle=False) as z:
-                stored = str(z["model"]) if "model" in z.files else ""
-            model_name = {"Rnnlm": "rnnlm", "BetterRnnlm": "better"}.get(stored)
-            if model_name is None:
-                raise SystemExit(f"fastrnn generate: {args.params} holds params of {stored or 'no model'}; "
-                                 "text generation needs rnnlm or better params")
-    if args.params.suffix == ".npz":
-        with np.load(args.params, allow_pickle=False) as z:
-            embed, Wh = z["param_0"], z["param_2"]
-    else:
-        arrays = io.read_reference_pickle(args.params)
-        embed, Wh = arrays[0], arrays[2]
+    arrays, stored = io.read_params(args.params)
+    names = {"Rnnlm": "rnnlm", "BetterRnnlm": "better"}
+    model_name = args.model or (names.get(stored) if stored is not None else
+                                "better" if "better" in args.params.name.lower() else "rnnlm")
+    if model_name is None or (stored is not None and names.get(stored) != model_name):
+        raise SystemExit(f"fastrnn generate: {args.params} holds params of {stored}; "
+                         f"text generation needs {args.model or 'rnnlm or better'} params")
+    embed, Wh = arrays[0], arrays[2]
     cls = {"rnnlm": generation.RnnlmGen, "better": generation.BetterRnnlmGen}[model_name]
     model = cls(embed.shape[0], embed.shape[1], Wh.shape[0])
-    model.load_params(args.params)  # names the class: fastrnn checks the file is this model's
+    io.assign(args.params, model.params, arrays)
     _, word_to_id, id_to_word = ptb.load_data("train")
     if args.start not in word_to_id:
         raise SystemExit(f"fastrnn generate: {args.start!r} is not in the PTB vocabulary")

@@ -85,21 +85,22 @@ def read_reference_pickle(path) -> list:
     return list(arrays)
 
 
-def _read_npz(path, model: str) -> list:
+def read_params(path) -> tuple:
+    """(arrays, model name) of a params file: fastrnn's ``.npz`` (the name it
+    stores) or the reference's ``.pkl`` (name None), read without running code."""
+    with open(path, "rb") as f:
+        is_pickle = f.read(1) == b"\x80" or str(path).endswith(".pkl")  # an .npz starts with PK
+    if is_pickle:
+        return read_reference_pickle(path), None
     with np.load(path, allow_pickle=False) as z:
         if "format" not in z.files or str(z["format"]) != FORMAT:
             raise ValueError(f"{path} is not a fastrnn params file ({FORMAT})")
-        if str(z["model"]) != model:
-            raise ValueError(f"{path} holds params of {z['model']}, not {model}")
-        return [z[f"param_{i}"] for i in range(sum(k.startswith("param_") for k in z.files))]
+        return [z[f"param_{i}"] for i in range(sum(k.startswith("param_") for k in z.files))], str(z["model"])
 
 
-def load_params(path, params: Sequence[np.ndarray], model: str) -> None:
-    """Copy the arrays of ``path`` (fastrnn ``.npz`` or reference ``.pkl``) into
-    ``params`` in place, cast to each param's dtype (identities are kept)."""
-    with open(path, "rb") as f:
-        is_pickle = f.read(1) == b"\x80" or str(path).endswith(".pkl")  # an .npz starts with PK
-    arrays = read_reference_pickle(path) if is_pickle else _read_npz(path, model)
+def assign(path, params: Sequence[np.ndarray], arrays: Sequence[np.ndarray]) -> None:
+    """Copy ``arrays`` (read from ``path``) into ``params`` in place, cast to each
+    param's dtype (identities are kept), once all of them fit."""
     if len(arrays) != len(params):
         raise ValueError(f"{path} holds {len(arrays)} params, the model has {len(params)}")
     for i, (p, a) in enumerate(zip(params, arrays)):
@@ -109,3 +110,12 @@ def load_params(path, params: Sequence[np.ndarray], model: str) -> None:
             raise ValueError(f"{path}: param {i} has shape {a.shape}, the model's is {p.shape}")
     for p, a in zip(params, arrays):
         p[...] = a
+
+
+def load_params(path, params: Sequence[np.ndarray], model: str) -> None:
+    """Copy the arrays of ``path`` (fastrnn ``.npz`` of ``model``, or reference
+    ``.pkl``) into ``params`` in place."""
+    arrays, stored = read_params(path)
+    if stored is not None and stored != model:
+        raise ValueError(f"{path} holds params of {stored}, not {model}")
+    assign(path, params, arrays)
