@@ -1,9 +1,10 @@
-"""TimeLSTM / LSTM and TimeGRU / GRU against the float64 oracle, finite differences and torch."""
+"""TimeLSTM / LSTM and TimeGRU / GRU against the float64 oracle, finite differences and torch
+(finite differences and stateful chunking for TimeRNN too)."""
 import numpy as np
 import pytest
 
 import naive
-from fastrnn.time_layers import GRU, LSTM, TimeGRU, TimeLSTM
+from fastrnn.time_layers import GRU, LSTM, TimeGRU, TimeLSTM, TimeRNN
 from support import TOL, randn, rnn_params
 
 SHAPES = [  # N, T, D, H
@@ -57,7 +58,7 @@ def test_time_gru_matches_oracle(rng, dtype, N, T, D, H):
         assert naive.rel_err(got, want) <= TOL[dtype]
 
 
-@pytest.mark.parametrize("cls,gates", [(TimeLSTM, 4), (TimeGRU, 3)])
+@pytest.mark.parametrize("cls,gates", [(TimeRNN, 1), (TimeLSTM, 4), (TimeGRU, 3)])
 def test_finite_differences(rng, cls, gates):
     N, T, D, H = 2, 4, 3, 5
     Wx, Wh, b = rnn_params(rng, D, H, np.float64, gates)
@@ -99,7 +100,7 @@ def test_gru_step_matches_oracle(rng):
         assert naive.rel_err(got, want) <= TOL[np.float64]
 
 
-@pytest.mark.parametrize("cls,gates", [(TimeLSTM, 4), (TimeGRU, 3)])
+@pytest.mark.parametrize("cls,gates", [(TimeRNN, 1), (TimeLSTM, 4), (TimeGRU, 3)])
 @pytest.mark.parametrize("N,H", [(5, 6), (12, 260)])
 def test_stateful_chunks_equal_one_call(rng, cls, gates, N, H):
     Wx, Wh, b = rnn_params(rng, 8, H, np.float32, gates)

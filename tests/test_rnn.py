@@ -46,22 +46,6 @@ def test_time_rnn_noncontiguous_input(rng):
     assert naive.rel_err(dxs, naive.rnn_backward(xs, Wx, Wh, b, h0, dhs)[0]) <= TOL[np.float32]
 
 
-def test_time_rnn_finite_differences(rng):
-    N, T, D, H = 2, 4, 3, 5
-    Wx, Wh, b = rnn_params(rng, D, H, np.float64)
-    xs = randn(rng, (N, T, D), np.float64)
-    dhs = randn(rng, (N, T, H), np.float64)
-    layer = TimeRNN(Wx, Wh, b)
-
-    def loss():
-        return float(np.sum(layer.forward(xs) * dhs))
-
-    loss()
-    dxs = layer.backward(dhs)
-    for got, arr in [(dxs, xs), *zip(layer.grads, layer.params)]:
-        assert naive.rel_err(got, naive.numerical_grad(loss, arr)) <= 1e-7
-
-
 def test_rnn_step_matches_oracle(rng):
     Wx, Wh, b = rnn_params(rng, 3, 4, np.float64)
     x, h_prev, dh_next = randn(rng, (2, 3), np.float64), randn(rng, (2, 4), np.float64), randn(rng, (2, 4), np.float64)
@@ -72,15 +56,6 @@ def test_rnn_step_matches_oracle(rng):
     exp = naive.rnn_backward(x[:, None], Wx, Wh, b, h_prev, dh_next[:, None])
     for got, want in zip([dx, *cell.grads, dh_prev], [exp[0][:, 0], *exp[1:]]):
         assert naive.rel_err(got, want) <= TOL[np.float64]
-
-
-def test_stateful_chunks_equal_one_call(rng):
-    Wx, Wh, b = rnn_params(rng, 8, 6, np.float32)
-    xs = randn(rng, (5, 35, 8), np.float32)
-    whole = TimeRNN(Wx, Wh, b, stateful=True).forward(xs)
-    chunked = TimeRNN(Wx, Wh, b, stateful=True)
-    parts = [chunked.forward(xs[:, :20]), chunked.forward(xs[:, 20:])]
-    np.testing.assert_array_equal(np.concatenate(parts, axis=1), whole)
 
 
 def test_stateless_starts_from_zero_each_call(rng):
