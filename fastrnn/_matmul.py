@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._threads import blas_in_kernel
+from .kernels.blas import linear_backward as _linear_backward
 from .kernels.blas import par_gemm
 
 
@@ -12,6 +13,11 @@ def _unit_stride(a: np.ndarray) -> np.ndarray:
     if a.strides[1] == a.itemsize or a.strides[0] == a.itemsize:
         return a
     return np.ascontiguousarray(a)
+
+
+def _target(out: np.ndarray) -> np.ndarray:
+    """``out`` when BLAS can write it (unit-stride rows), else a temporary of its shape."""
+    return out if out.strides[1] == out.itemsize or out.shape[1] == 1 else np.empty(out.shape, out.dtype)
 
 
 def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -23,9 +29,25 @@ def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None) -> np.nd
     A, B = _unit_stride(A), _unit_stride(B)
     if out is None:
         out = np.empty((A.shape[0], B.shape[1]), A.dtype)
-    target = out if out.strides[1] == out.itemsize or out.shape[1] == 1 else np.empty(out.shape, out.dtype)
+    target = _target(out)
     with blas_in_kernel():
         par_gemm(A, B, target)
     if target is not out:
         out[...] = target
     return out
+
+
+def linear_backward(X: np.ndarray, dY: np.ndarray, W: np.ndarray, dW: np.ndarray) -> np.ndarray:
+    """The backward products of a linear map: writes ``dW = X.T @ dY`` into
+    ``dW`` (D, M) (any 2-D view) and returns ``dY @ W.T`` (R, E), for X (R, D),
+    dY (R, M) and W (E, M), from one kernel that reads each block of dY once.
+    (X and W differ in their first dimension where X carries a column of ones
+    for the bias.)"""
+    XT, dY, WT = _unit_stride(X.T), _unit_stride(dY), _unit_stride(W.T)
+    dX = np.empty((X.shape[0], W.shape[0]), X.dtype)
+    target = _target(dW)
+    with blas_in_kernel():
+        _linear_backward(XT, dY, WT, target, dX)
+    if target is not dW:
+        dW[...] = target
+    return dX

@@ -6,6 +6,7 @@ import os
 import numpy as np
 
 from . import io
+from .layers.affine import stacked_params
 from .time_layers import TimeAffine, TimeDropout, TimeEmbedding, TimeLSTM, TimeRNN, TimeSoftmaxWithLoss
 
 
@@ -82,8 +83,8 @@ class SimpleRnnlm(BaseModel):
         rnn_Wx = (rn(D, H) / np.sqrt(D)).astype("f")
         rnn_Wh = (rn(H, H) / np.sqrt(H)).astype("f")
         rnn_b = np.zeros(H).astype("f")
-        affine_W = (rn(H, V) / np.sqrt(H)).astype("f")
-        affine_b = np.zeros(V).astype("f")
+        affine_W, affine_b = stacked_params(H, V, "f")  # [W; b] in one array, no copy a forward
+        affine_W[...] = rn(H, V) / np.sqrt(H)
 
         self.layers = [
             TimeEmbedding(embed_W),
@@ -113,8 +114,8 @@ class Rnnlm(BaseModel):
         rn = np.random.randn
         embed_W = (rn(V, D) / 100).astype("f")
         lstm = _lstm_params(D, H)
-        affine_W = (rn(H, V) / np.sqrt(H)).astype("f")
-        affine_b = np.zeros(V, "f")
+        affine_W, affine_b = stacked_params(H, V, "f")
+        affine_W[...] = rn(H, V) / np.sqrt(H)
 
         self.layers = [
             TimeEmbedding(embed_W),

@@ -3,10 +3,12 @@
 For a row ``x`` (V scores) with label ``t``: ``m = max(x)``,
 ``lse = m + log(sum(exp(x - m)))``, ``loss = lse - x[t]`` and
 ``dx = (exp(x - lse) - onehot(t)) * scale``.  Rows whose label equals
-``ignore`` give loss 0 and a zero gradient.  Forward keeps only ``lse`` per
-row; backward recomputes the exponentials, so no V-wide temporary exists.
+``ignore`` give loss 0 and a zero gradient.  Loss and gradient come from one
+pass, so the exponentials are taken once and no other V-wide array exists.
 """
 import math
+
+import numpy as np
 
 from numba import njit, prange
 
@@ -14,6 +16,8 @@ from .config import JIT, PJIT
 from .mathfn import exp_nonpos
 
 LANES = 16
+BLOCK = 1024
+"""Scores of a row whose exponentials are taken against one running maximum."""
 
 
 @njit(**JIT)
@@ -39,38 +43,52 @@ def row_max(row):
     return m
 
 
-@njit(**PJIT)
-def softmax_cross_entropy_forward(x, t, ignore, losses, lse):
-    """x (R, V) float, t (R,) int64 in [0, V) or ``ignore``;
-    writes losses (R,) and lse (R,) (log-sum-exp, 0 at ignored rows)."""
-    R, V = x.shape
-    for r in prange(R):
-        label = t[r]
-        if label == ignore:
-            losses[r] = 0
-            lse[r] = 0
-            continue
-        row = x[r]
-        m = row_max(row)
-        s = exp_nonpos(row[0] - m)
-        for j in range(1, V):
-            s += exp_nonpos(row[j] - m)
-        lse[r] = m + math.log(s)
-        losses[r] = lse[r] - row[label]
+@njit(**JIT)
+def _exp_sum(x, shift, out):
+    """out = exp(x - shift) for 1-D x <= shift (elementwise); returns sum(out)."""
+    s = x.dtype.type(0)
+    for j in range(x.size):
+        e = exp_nonpos(x[j] - shift)
+        out[j] = e
+        s += e
+    return s
 
 
 @njit(**PJIT)
-def softmax_cross_entropy_backward(x, t, ignore, lse, scale, dx):
-    """dx (R, V) = (softmax(x) - onehot(t)) * scale, zero rows where t == ignore."""
+def softmax_cross_entropy(x, t, ignore, scale, losses, dx):
+    """x (R, V) float, t (R,) int64 in [0, V) or ``ignore``; writes losses (R,)
+    and dx (R, V) = (softmax(x) - onehot(t)) * scale, both zero at ignored rows.
+
+    One pass over x from memory: a row is read in blocks of ``BLOCK`` scores,
+    each block's exponentials taken against the largest score seen so far,
+    the running sum rescaled when that maximum grows; the row of dx, still in
+    cache, is then brought to the final maximum and normalised.
+    """
     R, V = x.shape
+    blocks = (V + BLOCK - 1) // BLOCK
     for r in prange(R):
         label = t[r]
         out = dx[r]
         if label == ignore:
+            losses[r] = 0
             out[:] = 0
             continue
         row = x[r]
-        c = lse[r]
-        for j in range(V):
-            out[j] = exp_nonpos(row[j] - c) * scale
+        shifts = np.empty(blocks, x.dtype)  # the maximum each block's exponentials used
+        m = row_max(row[:BLOCK])
+        s = x.dtype.type(0)
+        for k in range(blocks):
+            b0, b1 = k * BLOCK, min(V, (k + 1) * BLOCK)
+            bm = row_max(row[b0:b1])
+            if bm > m:
+                s *= exp_nonpos(m - bm)
+                m = bm
+            shifts[k] = m
+            s += _exp_sum(row[b0:b1], m, out[b0:b1])
+        for k in range(blocks):
+            c = exp_nonpos(shifts[k] - m) * (scale / s)
+            block = out[k * BLOCK:min(V, (k + 1) * BLOCK)]
+            for j in range(block.size):
+                block[j] *= c
         out[label] -= scale
+        losses[r] = m + math.log(s) - row[label]

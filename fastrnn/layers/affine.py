@@ -4,7 +4,24 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validate as v
-from .._matmul import matmul
+from .._matmul import linear_backward, matmul
+
+
+def stacked_params(D: int, M: int, dtype) -> tuple:
+    """``(W (D, M), b (M,))``: zero views of one ``(D + 1, M)`` array, b the row
+    after W, which ``TimeAffine`` then multiplies by without copying them."""
+    Wb = np.zeros((D + 1, M), dtype)
+    return Wb[:D], Wb[D]
+
+
+def _stack(W: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """``[W; b]`` as a (D + 1, M) view when b lies in memory as the row right
+    after W's last row (as ``stacked_params`` makes them), else None."""
+    if not (W.flags.c_contiguous and b.flags.c_contiguous and W.dtype == b.dtype):
+        return None
+    if b.ctypes.data != W.ctypes.data + W.nbytes:
+        return None
+    return np.lib.stride_tricks.as_strided(W, (W.shape[0] + 1, W.shape[1]), W.strides)
 
 
 class TimeAffine:
@@ -13,7 +30,9 @@ class TimeAffine:
     ``W`` may be a non-contiguous view, such as the transposed embedding matrix
     of weight tying.  The bias rides inside the matrix products as an extra
     input column of ones, so neither forward nor backward makes an extra pass
-    over the (N*T, M) scores.
+    over the (N*T, M) scores: the weight ``[W; b]`` is a view of the params
+    when b directly follows W in memory (``stacked_params``), else a copy, and
+    the grads ``dW`` and ``db`` are views of one ``(D + 1, M)`` array.
     """
 
     def __init__(self, W: np.ndarray, b: np.ndarray):
@@ -21,37 +40,43 @@ class TimeAffine:
         if W.ndim != 2:
             raise ValueError(f"TimeAffine: W must have shape (D, M), got {W.shape}")
         v.check_shape(b.shape, (W.shape[1],), "TimeAffine: b")
+        D, M = W.shape
         self.params = [W, b]
-        self.grads = [np.zeros_like(W), np.zeros_like(b)]
+        self._dWb = np.zeros((D + 1, M), self.dtype)
+        self.grads = [self._dWb[:D], self._dWb[D]]
+        self._Wb = None  # the copy of [W; b] when the params are not stacked
         self._x1 = None
         self._shape = None
 
+    def _weight(self) -> np.ndarray:
+        """[W; b] (D + 1, M): a view of the params, or a copy in a kept buffer."""
+        W, b = self.params
+        Wb = _stack(W, b)
+        if Wb is not None:
+            return Wb
+        if self._Wb is None:  # the copy keeps W's memory order: a plain copy of a transposed view
+            self._Wb = np.empty((W.shape[0] + 1, W.shape[1]), self.dtype, order="F" if W.flags.f_contiguous else "C")
+        self._Wb[:-1] = W
+        self._Wb[-1] = b
+        return self._Wb
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         """x (N, T, D) -> (N, T, M)."""
-        W, b = self.params
-        D, M = W.shape
+        D, M = self.params[0].shape
         x = v.float_array(x, "x", (None, None, D), self.dtype)
         N, T, _ = x.shape
         x1 = np.empty((N * T, D + 1), self.dtype)  # [x, 1]
         x1[:, :D] = x.reshape(N * T, D)
         x1[:, D] = 1
-        Wb = np.empty((D + 1, M), self.dtype)  # [W; b]
-        Wb[:D] = W
-        Wb[D] = b
         self._x1 = x1
         self._shape = (N, T, D)
-        return matmul(x1, Wb).reshape(N, T, M)
+        return matmul(x1, self._weight()).reshape(N, T, M)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """dout (N, T, M) -> dx (N, T, D); writes dW = x^T dout and db = sum(dout)."""
         if self._x1 is None:
             raise RuntimeError("TimeAffine.backward called before forward")
-        W, _ = self.params
         N, T, D = self._shape
-        M = W.shape[1]
+        M = self.params[0].shape[1]
         dout = v.float_array(dout, "dout", (N, T, M), self.dtype).reshape(N * T, M)
-        dWb = matmul(self._x1.T, dout)
-        dW, db = self.grads
-        dW[...] = dWb[:D]
-        db[...] = dWb[D]
-        return matmul(dout, W.T).reshape(N, T, D)
+        return linear_backward(self._x1, dout, self.params[0], self._dWb).reshape(N, T, D)

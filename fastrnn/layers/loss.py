@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validate as v
-from ..kernels.softmax import softmax_cross_entropy_backward, softmax_cross_entropy_forward
+from ..kernels.softmax import softmax_cross_entropy
 
 
 class TimeSoftmaxWithLoss:
@@ -15,6 +15,10 @@ class TimeSoftmaxWithLoss:
     nor in the mean; when every position is ignored the loss is 0 and the
     gradient zero.  ``backward(dout=1) -> dxs (N, T, V)`` is
     ``(softmax(xs) - onehot(ts)) * dout / count``.
+
+    ``forward`` computes the gradient too (for dout=1), in the same pass over
+    the scores as the loss; ``backward`` then returns it, scaled by dout
+    (a new array unless dout is 1).  The scores themselves are never changed.
     """
 
     def __init__(self):
@@ -33,19 +37,15 @@ class TimeSoftmaxWithLoss:
             ts = ts.argmax(axis=2)
         ignore = int(self.ignore_label)
         ts = v.id_array(ts, "ts", (N, T), V, ignore=ignore).reshape(-1)
-        losses = np.empty(N * T, xs.dtype)
-        lse = np.empty(N * T, xs.dtype)
-        x2 = xs.reshape(N * T, V)
-        softmax_cross_entropy_forward(x2, ts, ignore, losses, lse)
         count = int(np.count_nonzero(ts != ignore))
-        self._cache = (x2, ts, ignore, lse, count, xs.shape)
+        losses = np.empty(N * T, xs.dtype)
+        dx = np.empty((N * T, V), xs.dtype)
+        scale = xs.dtype.type(1 / count if count else 0)
+        softmax_cross_entropy(xs.reshape(N * T, V), ts, ignore, scale, losses, dx)
+        self._cache = dx.reshape(xs.shape)
         return float(np.sum(losses, dtype=np.float64) / count) if count else 0.0
 
     def backward(self, dout=1) -> np.ndarray:
         if self._cache is None:
             raise RuntimeError("TimeSoftmaxWithLoss.backward called before forward")
-        x2, ts, ignore, lse, count, shape = self._cache
-        scale = x2.dtype.type(float(dout) / count if count else 0.0)
-        dx = np.empty_like(x2)
-        softmax_cross_entropy_backward(x2, ts, ignore, lse, scale, dx)
-        return dx.reshape(shape)
+        return self._cache if dout == 1 else self._cache * self._cache.dtype.type(dout)
