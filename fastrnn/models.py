@@ -7,6 +7,7 @@ import numpy as np
 
 from . import io
 from .layers.affine import stacked_params
+from .layers.head import AffineSoftmaxLoss
 from .time_layers import TimeAffine, TimeDropout, TimeEmbedding, TimeLSTM, TimeRNN, TimeSoftmaxWithLoss
 
 
@@ -32,12 +33,30 @@ class BaseModel:
         return xs
 
     def forward(self, xs: np.ndarray, ts: np.ndarray) -> float:
-        """Mean cross-entropy of the next-word scores of xs (N, T) against ts (N, T)."""
-        return self.loss_layer.forward(self.predict(xs), ts)
+        """Mean cross-entropy of the next-word scores of xs (N, T) against ts (N, T).
+
+        When the last layer is a TimeAffine and the loss a TimeSoftmaxWithLoss,
+        the two run fused (``AffineSoftmaxLoss``), never making the scores;
+        ``backward`` then goes through the same fused step.
+        """
+        *body, last = self.layers
+        head = getattr(self, "_head", None)
+        if head is None or head.affine is not last or head.loss is not self.loss_layer:
+            head = AffineSoftmaxLoss(last, self.loss_layer) if AffineSoftmaxLoss.fuses(last, self.loss_layer) else None
+        self._head = head
+        if head is None:
+            return self.loss_layer.forward(self.predict(xs), ts)
+        for layer in body:
+            xs = layer.forward(xs)
+        return head.forward(xs, ts)
 
     def backward(self, dout=1):
-        dout = self.loss_layer.backward(dout)
-        for layer in reversed(self.layers):
+        head = getattr(self, "_head", None)
+        if head is None:
+            dout, layers = self.loss_layer.backward(dout), self.layers
+        else:
+            dout, layers = head.backward(dout), self.layers[:-1]
+        for layer in reversed(layers):
             dout = layer.backward(dout)
         return dout
 
@@ -171,7 +190,9 @@ class BetterRnnlm(BaseModel):
         return super().predict(xs)
 
     def forward(self, xs: np.ndarray, ts: np.ndarray, train_flg: bool = True) -> float:
-        return self.loss_layer.forward(self.predict(xs, train_flg), ts)
+        for layer in self.drop_layers:
+            layer.train_flg = train_flg
+        return super().forward(xs, ts)
 
     def reset_state(self) -> None:
         for layer in self.lstm_layers:

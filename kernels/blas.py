@@ -165,6 +165,17 @@ def par_gemm(A, B, C):
             gemm(A[r0:r1], B, C[r0:r1])
 
 
+@njit(**PJIT)
+def sum_parts(parts, out):
+    """out (R, D) = the sum of parts (P, R, D) over P, in order, parallel over rows."""
+    P, R, D = parts.shape
+    for r in prange(R):
+        for j in range(D):
+            s = parts[0, r, j]
+            for p in range(1, P):
+                s += parts[p, r, j]
+            out[r, j] = s
+
 
 @njit([types.void(*[types.Array(dtype, 2, "A")] * 5) for dtype in (types.float32, types.float64)], **PJIT)
 def linear_backward(XT, dY, WT, dW, dX):
@@ -188,9 +199,4 @@ def linear_backward(XT, dY, WT, dW, dX):
         c0, c1 = t * size, min(M, (t + 1) * size)
         gemm(XT, dY[:, c0:c1], dW[:, c0:c1])
         gemm(dY[:, c0:c1], WT[c0:c1], parts[t])
-    for r in prange(R):
-        for j in range(D):
-            s = parts[0, r, j]
-            for t in range(1, count):
-                s += parts[t, r, j]
-            dX[r, j] = s
+    sum_parts(parts, dX)

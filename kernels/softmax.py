@@ -15,36 +15,30 @@ from numba import njit, prange
 from .config import JIT, PJIT
 from .mathfn import exp_nonpos
 
-LANES = 16
 BLOCK = 1024
 """Scores of a row whose exponentials are taken against one running maximum."""
 
 
 @njit(**JIT)
 def row_max(row):
-    """max(row) of a 1-D array, over LANES interleaved partial maxima so that
-    LLVM vectorises it (a single running max is a serial dependency chain)."""
+    """max(row) of a 1-D array, over eight interleaved partial maxima kept in
+    registers, so that LLVM vectorises it (a single running max is a serial
+    dependency chain)."""
     n = row.size
-    if n < LANES:
-        m = row[0]
-        for j in range(1, n):
-            m = row[j] if row[j] > m else m
-        return m
-    acc = row[:LANES].copy()
-    for j in range(LANES, n - n % LANES, LANES):
-        for k in range(LANES):
-            v = row[j + k]
-            acc[k] = v if v > acc[k] else acc[k]
-    m = acc[0]
-    for k in range(1, LANES):
-        m = acc[k] if acc[k] > m else m
-    for j in range(n - n % LANES, n):
-        m = row[j] if row[j] > m else m
+    m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = row[0]
+    j = 0
+    while j + 8 <= n:
+        m0, m1, m2, m3 = max(m0, row[j]), max(m1, row[j + 1]), max(m2, row[j + 2]), max(m3, row[j + 3])
+        m4, m5, m6, m7 = max(m4, row[j + 4]), max(m5, row[j + 5]), max(m6, row[j + 6]), max(m7, row[j + 7])
+        j += 8
+    m = max(max(max(m0, m1), max(m2, m3)), max(max(m4, m5), max(m6, m7)))
+    for k in range(j, n):
+        m = max(m, row[k])
     return m
 
 
 @njit(**JIT)
-def _exp_sum(x, shift, out):
+def exp_sum(x, shift, out):
     """out = exp(x - shift) for 1-D x <= shift (elementwise); returns sum(out)."""
     s = x.dtype.type(0)
     for j in range(x.size):
@@ -84,7 +78,7 @@ def softmax_cross_entropy(x, t, ignore, scale, losses, dx):
                 s *= exp_nonpos(m - bm)
                 m = bm
             shifts[k] = m
-            s += _exp_sum(row[b0:b1], m, out[b0:b1])
+            s += exp_sum(row[b0:b1], m, out[b0:b1])
         for k in range(blocks):
             c = exp_nonpos(shifts[k] - m) * (scale / s)
             block = out[k * BLOCK:min(V, (k + 1) * BLOCK)]

@@ -57,7 +57,7 @@ def test_recurrent_layers_bit_identical_across_threads(rng, cls, gates, N, H):
 PROBE = """
 import json, numpy as np
 import fastrnn
-from fastrnn.kernels import blas, embedding, gates, gru, lstm, optim, rnn, softmax, tiles
+from fastrnn.kernels import blas, embedding, gates, gru, head, lstm, optim, rnn, softmax, tiles
 from fastrnn.optimizer import SGD
 from fastrnn.util import clip_grads
 np.random.seed(0)
@@ -65,10 +65,12 @@ for cls in (fastrnn.SimpleRnnlm, fastrnn.Rnnlm):
     model = cls(5000, 8, 8)  # embed_W and affine W large enough for the kernels
     xs = np.random.randint(0, 5000, (4, 5))
     model.forward(xs, xs); model.backward(); clip_grads(model.grads, 0.25); SGD(0.1).update(model.params, model.grads)
+affine, loss = model.layers[-1], fastrnn.time_layers.TimeSoftmaxWithLoss()  # the layers on their own
+loss.forward(affine.forward(np.ones((4, 5, 8), np.float32)), xs); affine.backward(loss.backward())
 layer = fastrnn.time_layers.TimeGRU(*(np.ones(s, np.float32) for s in [(3, 9), (3, 9), (9,)]))
 layer.forward(np.ones((2, 4, 3), np.float32)); layer.backward(np.ones((2, 4, 3), np.float32))
 misses = {}
-for mod in (blas, embedding, gates, gru, lstm, optim, rnn, softmax, tiles):
+for mod in (blas, embedding, gates, gru, head, lstm, optim, rnn, softmax, tiles):
     for name, obj in vars(mod).items():
         if hasattr(obj, "stats") and obj.signatures:
             misses[name] = sum(obj.stats.cache_misses.values())
@@ -83,5 +85,5 @@ def test_second_process_loads_every_kernel_from_cache(threads):
             for _ in range(2)]
     misses = json.loads(runs[1].stdout)
     assert {"embedding_gather", "rnn_forward", "lstm_forward", "lstm_backward", "gru_forward", "gru_backward",
-            "softmax_cross_entropy", "linear_backward", "sgd_update"} <= set(misses)
+            "softmax_cross_entropy", "linear_backward", "head_forward", "head_backward", "sgd_update"} <= set(misses)
     assert all(v == 0 for v in misses.values()), misses

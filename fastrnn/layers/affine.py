@@ -60,17 +60,23 @@ class TimeAffine:
         self._Wb[-1] = b
         return self._Wb
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """x (N, T, D) -> (N, T, M)."""
-        D, M = self.params[0].shape
+    def _inputs(self, x: np.ndarray) -> np.ndarray:
+        """Checks x (N, T, D) and keeps [x, 1] (N*T, D + 1) for backward; returns it."""
+        D = self.params[0].shape[0]
         x = v.float_array(x, "x", (None, None, D), self.dtype)
         N, T, _ = x.shape
-        x1 = np.empty((N * T, D + 1), self.dtype)  # [x, 1]
+        x1 = np.empty((N * T, D + 1), self.dtype)
         x1[:, :D] = x.reshape(N * T, D)
         x1[:, D] = 1
         self._x1 = x1
         self._shape = (N, T, D)
-        return matmul(x1, self._weight()).reshape(N, T, M)
+        return x1
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """x (N, T, D) -> (N, T, M)."""
+        x1 = self._inputs(x)
+        N, T, _ = self._shape
+        return matmul(x1, self._weight()).reshape(N, T, -1)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """dout (N, T, M) -> dx (N, T, D); writes dW = x^T dout and db = sum(dout)."""

@@ -26,18 +26,22 @@ class TimeSoftmaxWithLoss:
         self.ignore_label = -1
         self._cache = None
 
+    def _labels(self, ts, N: int, T: int, V: int) -> tuple:
+        """Checked labels: (ids (N*T,) int64, the ignore label, count of the others)."""
+        if isinstance(ts, np.ndarray) and ts.ndim == 3:
+            v.check_shape(ts.shape, (N, T, V), "ts (one-hot)")
+            ts = ts.argmax(axis=2)
+        ignore = int(self.ignore_label)
+        ts = v.id_array(ts, "ts", (N, T), V, ignore=ignore).reshape(-1)
+        return ts, ignore, int(np.count_nonzero(ts != ignore))
+
     def forward(self, xs: np.ndarray, ts: np.ndarray) -> float:
         if not isinstance(xs, np.ndarray) or xs.dtype not in v.FLOAT_DTYPES:
             raise TypeError("xs must be a float32 or float64 numpy array of scores (N, T, V), got "
                             + (f"dtype {xs.dtype}" if isinstance(xs, np.ndarray) else type(xs).__name__))
         xs = v.float_array(xs, "xs", (None, None, None), xs.dtype)
         N, T, V = xs.shape
-        if isinstance(ts, np.ndarray) and ts.ndim == 3:
-            v.check_shape(ts.shape, (N, T, V), "ts (one-hot)")
-            ts = ts.argmax(axis=2)
-        ignore = int(self.ignore_label)
-        ts = v.id_array(ts, "ts", (N, T), V, ignore=ignore).reshape(-1)
-        count = int(np.count_nonzero(ts != ignore))
+        ts, ignore, count = self._labels(ts, N, T, V)
         losses = np.empty(N * T, xs.dtype)
         dx = np.empty((N * T, V), xs.dtype)
         scale = xs.dtype.type(1 / count if count else 0)
