@@ -5,14 +5,15 @@ Forward: the scores ``x1 @ Wb`` (x1 (R, D+1) with a column of ones, Wb
 (D+1, V) holding the bias as its last row) are made one column tile at a time
 into a scratch tile that stays in cache; each row of a tile gives its maximum
 ``tmax[k, r]``, the sum ``tsum[k, r]`` of ``exp(score - tmax[k, r])``, and
-those exponentials, stored in E (R, V).  The score of each row's label is kept.
+those exponentials, stored tile by tile in E (count, R, width), each tile one
+contiguous block.  The score of each row's label is kept.
 Combining the tiles of a row gives its log-sum-exp and loss; the gradient of
 the scores is then ``dS = c[k, r] * E - scale * onehot`` with one factor
 ``c[k, r] = exp(tmax[k, r] - max) / sum * scale`` a row and tile.
 
 Backward: that factor is folded into the small operands, never applied to E:
-``dWb[:, tile] = (c[k] * x1).T @ E[:, tile]`` and the tile's part of
-``dx = dS @ W.T`` is ``c[k] * (E[:, tile] @ W.T[tile])``; the label terms
+``dWb[:, tile] = (c[k] * x1).T @ E[k]`` and the tile's part of
+``dx = dS @ W.T`` is ``c[k] * (E[k] @ W.T[tile])``; the label terms
 are then subtracted row by row.  Tiles go in ``GROUPS`` contiguous groups,
 one a task, whose parts of dx are summed in group order: every split depends
 on the shapes alone, so results do not depend on the thread count.
@@ -24,8 +25,8 @@ from .blas import gemm, sum_parts
 from .config import JIT, PJIT
 from .softmax import exp_sum, row_max
 
-TILE_ELEMENTS = 1 << 21
-"""Most scores in one scratch tile (8 MB in float32, which stays in cache)."""
+TILE_ELEMENTS = 1 << 19
+"""Most scores in one scratch tile (2 MB in float32, which stays in cache)."""
 GROUPS = 4
 """Groups of tiles, one a task."""
 
@@ -50,9 +51,10 @@ def _group(g, count):
 @njit(**PJIT)
 def head_forward(x1, Wb, t, E, tmax, tsum, tlabel):
     """x1 (R, D+1), Wb (D+1, V), t (R,) ids (any value outside [0, V) is never
-    looked up); writes E (R, V), tmax and tsum (count, R), and tlabel (R,),
-    the score at t[r] of each row whose label lies in [0, V)."""
-    R, V = E.shape
+    looked up); writes E (count, R, width), tmax and tsum (count, R), and
+    tlabel (R,), the score at t[r] of each row whose label lies in [0, V)."""
+    V = Wb.shape[1]
+    R = E.shape[1]
     count, width = column_tiles(R, V)
     for g in prange(min(GROUPS, count)):
         first, stop = _group(g, count)
@@ -68,16 +70,16 @@ def head_forward(x1, Wb, t, E, tmax, tsum, tlabel):
                     tlabel[r] = row[label - c0]
                 m = row_max(row)
                 tmax[k, r] = m
-                tsum[k, r] = exp_sum(row, m, E[r, c0:c1])
+                tsum[k, r] = exp_sum(row, m, E[k, r, :c1 - c0])
 
 
 @njit(**PJIT)
 def head_backward(x1, E, c, t, scale, WT, dWb, parts, dx):
-    """x1 (R, D+1), E (R, V) and c (count, R) from the forward; t (R,) labels,
+    """x1 (R, D+1), E (count, R, width) and c (count, R) from the forward; t (R,) labels,
     a label outside [0, V) (an ignored row, whose c is 0) adding no label term;
     WT (V, D) the transposed weight.  Writes dWb (D+1, V), dx (R, D), using
     parts (GROUPS, R, D) as scratch."""
-    R, V = E.shape
+    V, R = WT.shape[0], E.shape[1]
     D1, D = x1.shape[1], WT.shape[1]
     count, width = column_tiles(R, V)
     groups = min(GROUPS, count)
@@ -93,8 +95,8 @@ def head_backward(x1, E, c, t, scale, WT, dWb, parts, dx):
                 ck = c[k, r]
                 for i in range(D1):
                     X[r, i] = ck * x1[r, i]
-            gemm(X.T, E[:, c0:c1], dWb[:, c0:c1])
-            gemm(E[:, c0:c1], WT[c0:c1], P)
+            gemm(X.T, E[k, :, :c1 - c0], dWb[:, c0:c1])
+            gemm(E[k, :, :c1 - c0], WT[c0:c1], P)
             for r in range(R):
                 ck = c[k, r]
                 for j in range(D):

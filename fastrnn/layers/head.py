@@ -24,9 +24,9 @@ class AffineSoftmaxLoss:
         self._cache = None
         self._E = None  # the exponentials, kept from call to call: never seen outside
 
-    def _buffer(self, R: int, V: int, dtype) -> np.ndarray:
-        if self._E is None or self._E.shape != (R, V) or self._E.dtype != dtype:
-            self._E = np.empty((R, V), dtype)
+    def _buffer(self, shape: tuple, dtype) -> np.ndarray:
+        if self._E is None or self._E.shape != shape or self._E.dtype != dtype:
+            self._E = np.empty(shape, dtype)
         return self._E
 
     @staticmethod
@@ -43,9 +43,9 @@ class AffineSoftmaxLoss:
         ts, ignore, count = self.loss._labels(ts, N, T, V)
         valid = ts != ignore
         t = np.where(valid, ts, -1)  # an ignored row never looks up a label
-        tiles, _ = column_tiles(R, V)
+        tiles, width = column_tiles(R, V)
         dtype = self.affine.dtype
-        E = self._buffer(R, V, dtype)
+        E = self._buffer((tiles, R, width), dtype)
         tmax, tsum = np.empty((tiles, R), dtype), np.empty((tiles, R), dtype)
         tlabel = np.zeros(R, dtype)
         with blas_in_kernel():
