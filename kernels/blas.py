@@ -189,9 +189,9 @@ def linear_backward(XT, dY, WT, dW, dX):
     """
     M = dY.shape[1]
     count, size = tiles(M)
-    if count == 1:
-        gemm(XT, dY, dW)
-        gemm(dY, WT, dX)
+    if count == 1:  # too narrow to split: each product split its own way
+        par_gemm(XT, dY, dW)
+        par_gemm(dY, WT, dX)
         return
     R, D = dX.shape
     parts = np.empty((count, R, D), dX.dtype)

@@ -5,7 +5,7 @@ fastmath is limited to flags that do not assume finite values (no ``nnan`` or
 All kernels are cached on disk so a second process does not compile again.
 Numba keys its cache on the kernel's own source file only: after editing this
 file or another kernel module that others import (``mathfn``, ``blas``, ``tiles``,
-``gates``), delete the ``__pycache__`` folders under ``kernels/``.
+``gates``, ``softmax``), delete the ``__pycache__`` folders under ``kernels/``.
 """
 
 FASTMATH = {"nsz", "arcp", "contract", "reassoc"}

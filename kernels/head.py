@@ -33,8 +33,9 @@ GROUPS = 4
 
 @njit(**JIT)
 def column_tiles(R, V):
-    """(count, width) of the column tiles of R rows of V scores: a multiple of
-    GROUPS tiles (fewer if V is smaller) of at most TILE_ELEMENTS scores."""
+    """(count, width) of the column tiles of R rows of V scores: about GROUPS
+    times as many tiles as it takes to hold at most TILE_ELEMENTS scores each
+    (fewer when V is small), the last one possibly narrower."""
     per_group = max(1, (R * V + GROUPS * TILE_ELEMENTS - 1) // (GROUPS * TILE_ELEMENTS))
     count = min(V, GROUPS * per_group)
     width = (V + count - 1) // count

@@ -59,6 +59,30 @@ class SoftmaxWithLoss(Benchmark):
         self.layer.backward()
 
 
+class OutputHeadForwardBackward(Benchmark):
+    """A language model's TimeAffine + TimeSoftmaxWithLoss, fused (V=10000, H=100, N=20, T=35)."""
+
+    def setup(self):
+        try:
+            from fastrnn.layers.affine import stacked_params
+            from fastrnn.layers.head import AffineSoftmaxLoss
+            from fastrnn.time_layers import TimeAffine
+        except ImportError:  # a commit before the fused head
+            raise NotImplementedError
+        self.limit_threads()
+        r = rng()
+        W, b = stacked_params(100, 10000, np.float32)
+        W[...] = r.standard_normal((100, 10000)) / 10
+        self.hs = r.standard_normal((20, 35, 100)).astype(np.float32)
+        self.ts = r.integers(0, 10000, (20, 35))
+        self.head = AffineSoftmaxLoss(TimeAffine(W, b), TimeSoftmaxWithLoss())
+        self.time_forward_backward()
+
+    def time_forward_backward(self):
+        self.head.forward(self.hs, self.ts)
+        self.head.backward()
+
+
 class EmbeddingForwardBackward(Benchmark):
     def setup(self):
         if TimeRNN is None:
