@@ -4,7 +4,7 @@ Drop-in: ``common.time_layers`` -> ``fastrnn.time_layers``, ``common.optimizer``
 ``fastrnn.optimizer``, ``common.trainer`` -> ``fastrnn.trainer``, ``common.util`` ->
 ``fastrnn.util``, ``dataset.ptb`` -> ``fastrnn.datasets.ptb``.
 """
-from . import _threads  # noqa: F401  (sets the OpenMP wait policy before Numba starts threads)
+from . import _threads  # noqa: F401  (sets OpenMP's spin before Numba starts threads)
 from .generation import BetterRnnlmGen, RnnlmGen
 from .models import BetterRnnlm, Rnnlm, SimpleRnnlm
 

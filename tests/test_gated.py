@@ -13,6 +13,7 @@ SHAPES = [  # N, T, D, H
     (4, 1, 6, 3),
     (3, 7, 5, 8),
     (20, 35, 16, 24),
+    (17, 6, 5, 9),  # two uneven batch tiles
     (70, 4, 9, 7),  # more than one batch tile
     (12, 3, 5, 260),  # small batch, wide cell: split over hidden units
 ]

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from fastrnn import SimpleRnnlm
+from fastrnn._threads import SPIN_COUNT
 from fastrnn.optimizer import SGD
 from fastrnn.time_layers import TimeGRU, TimeLSTM, TimeRNN
 from fastrnn.util import clip_grads
@@ -39,8 +40,9 @@ def test_bit_identical_with_1_and_2_threads():
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads")
-@pytest.mark.parametrize("cls,gates,N,H", [(TimeRNN, 1, 200, 11), (TimeLSTM, 4, 200, 11), (TimeGRU, 3, 200, 11),
-                                           (TimeLSTM, 4, 12, 260), (TimeGRU, 3, 12, 260)])  # rows; units
+@pytest.mark.parametrize("cls,gates,N,H", [(TimeRNN, 1, 200, 11), (TimeLSTM, 4, 200, 11), (TimeGRU, 3, 200, 11),  # rows
+                                           (TimeLSTM, 4, 17, 11),  # two uneven row tiles
+                                           (TimeLSTM, 4, 12, 260), (TimeGRU, 3, 12, 260)])  # hidden units
 def test_recurrent_layers_bit_identical_across_threads(rng, cls, gates, N, H):
     params = rnn_params(rng, 9, H, np.float32, gates)
     xs, dhs = randn(rng, (N, 5, 9), np.float32), randn(rng, (N, 5, H), np.float32)
@@ -87,3 +89,35 @@ def test_second_process_loads_every_kernel_from_cache(threads):
     assert {"embedding_gather", "rnn_forward", "lstm_forward", "lstm_backward", "gru_forward", "gru_backward",
             "softmax_cross_entropy", "linear_backward", "head_forward", "head_backward", "sgd_update"} <= set(misses)
     assert all(v == 0 for v in misses.values()), misses
+
+
+def test_blas_runs_on_one_thread_inside_a_kernel_call_and_as_before_after():
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from fastrnn._threads import blas_in_kernel
+
+    def blas_threads():
+        return {i["filepath"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    with threadpool_limits(2, user_api="blas"):
+        before = blas_threads()
+        assert before and set(before.values()) == {2}
+        with blas_in_kernel():
+            assert set(blas_threads().values()) == {1}
+        assert blas_threads() == before
+        with pytest.raises(ZeroDivisionError):
+            with blas_in_kernel():
+                1 / 0
+        assert blas_threads() == before
+
+
+OMP_PROBE = "import os, fastrnn; print(os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OMP_WAIT_POLICY'))"
+
+
+@pytest.mark.parametrize("user,seen", [({}, f"{SPIN_COUNT} None"), ({"OMP_WAIT_POLICY": "PASSIVE"}, "None PASSIVE"),
+                                       ({"GOMP_SPINCOUNT": "7"}, "7 None")])
+def test_a_short_openmp_spin_unless_the_user_chose(user, seen):
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    out = subprocess.run([sys.executable, "-c", OMP_PROBE], capture_output=True, text=True, env={**env, **user},
+                         check=True)
+    assert out.stdout.split() == seen.split()

@@ -55,11 +55,12 @@ def main(argv=None) -> int:
     parser.add_argument("--no-numpy", action="store_true", help="leave out the (slow) NumPy design")
     args = parser.parse_args(argv)
 
-    # The contenders' processes start from the user's environment, not fastrnn's
-    # OpenMP setting (fastrnn's own worker sets it again when it imports fastrnn).
-    from fastrnn._threads import USER_OMP_WAIT_POLICY
-    if USER_OMP_WAIT_POLICY is None:
-        os.environ.pop("OMP_WAIT_POLICY", None)
+    # The workers start from the user's environment, not fastrnn's OpenMP
+    # setting; importing fastrnn makes it again, and the workers of other
+    # libraries take it back before those load their OpenMP runtime.
+    from fastrnn._threads import OMP_DEFAULTS
+    for name in OMP_DEFAULTS:
+        os.environ.pop(name, None)
 
     contenders = ["fastrnn"]
     if importlib.util.find_spec("torch") is not None:

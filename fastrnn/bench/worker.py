@@ -1,10 +1,18 @@
 """A benchmark worker process: one contender, one case, timed on request."""
+import os
 import time
+
+from .._threads import OMP_DEFAULTS
 
 
 def _limit_threads(contender: str, threads: int) -> None:
+    """Same thread count for all; other libraries get the user's OpenMP settings,
+    not the ones importing fastrnn (this module's package) made."""
     from threadpoolctl import threadpool_limits
 
+    if contender != "fastrnn":
+        for name in OMP_DEFAULTS:
+            os.environ.pop(name, None)
     threadpool_limits(threads)
     if contender == "fastrnn":
         import numba
