@@ -19,6 +19,7 @@ short regions).  Unless the user has set ``OMP_WAIT_POLICY`` or
 between the regions of one training step, too short to slow the product.
 """
 import os
+from contextlib import contextmanager
 
 SPIN_COUNT = 10_000
 """About 0.4 ms of spinning on the development machine (libgomp estimates 0.1 ms)."""
@@ -27,8 +28,6 @@ OMP_DEFAULTS = {}
 if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
     OMP_DEFAULTS["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
     os.environ.update(OMP_DEFAULTS)
-
-from contextlib import contextmanager
 
 import scipy.linalg.cython_blas  # noqa: F401  (load the BLAS Numba calls before looking for it)
 from threadpoolctl import ThreadpoolController

@@ -21,8 +21,8 @@ MIN_ROW_TILE = 8
 """Smallest batch tile worth a task of its own."""
 WIDE_STEP = 1 << 21
 """Multiply-adds of one step's recurrent product (N * H * G*H) from which a
-batch too small to split by rows is split over hidden units instead: enough work a step to repay
-starting a parallel region a step."""
+batch too small to split by rows is split over hidden units instead: enough
+work a step to repay starting a parallel region a step."""
 MAX_UNIT_TILES = 4
 MIN_UNIT_TILE = 64
 
@@ -46,7 +46,7 @@ def span(k, size, n):
 def unit_tiles(N, H, G):
     """Number and size of the hidden-unit tiles of a step of a cell with G gates
     (1 tile: split by rows instead)."""
-    if N >= 2 * MIN_ROW_TILE or N * H * G * H < WIDE_STEP:
+    if batch_tiles(N)[0] > 1 or N * H * G * H < WIDE_STEP:
         return 1, H
     count = min(MAX_UNIT_TILES, max(1, H // MIN_UNIT_TILE))
     return count, (H + count - 1) // count
