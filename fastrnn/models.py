@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 
+from . import _validate as v
 from . import io
 from .layers.affine import stacked_params
 from .layers.head import AffineSoftmaxLoss
@@ -26,8 +27,24 @@ class BaseModel:
     def _params_name(self) -> str:
         return self.PARAMS_NAME or type(self).__name__
 
+    def _check_batch(self, xs, ts=None) -> np.ndarray:
+        """Every check of a ``predict`` or ``forward`` call, made before any layer
+        runs, so that a call that fails changes no layer's state or cache:
+        xs (N, T) word ids of the embedding, ts (N, T) labels (or one-hot
+        (N, T, V)) of the output layer, and the batch size of every carried
+        state.  Returns xs as checked ids."""
+        xs = v.id_array(xs, "xs", (None, None), self.layers[0].params[0].shape[0])
+        N, T = xs.shape
+        if ts is not None:
+            self.loss_layer._labels(ts, N, T, self.layers[-1].params[0].shape[1])
+        for layer in self.layers:
+            if hasattr(layer, "check_batch"):
+                layer.check_batch(N)
+        return xs
+
     def predict(self, xs: np.ndarray) -> np.ndarray:
         """xs (N, T) word ids -> scores before softmax (N, T, V)."""
+        xs = self._check_batch(xs)
         for layer in self.layers:
             xs = layer.forward(xs)
         return xs
@@ -39,6 +56,7 @@ class BaseModel:
         the two run fused (``AffineSoftmaxLoss``), never making the scores;
         ``backward`` then goes through the same fused step.
         """
+        xs = self._check_batch(xs, ts)
         *body, last = self.layers
         head = getattr(self, "_head", None)
         if head is None or head.affine is not last or head.loss is not self.loss_layer:
@@ -185,11 +203,13 @@ class BetterRnnlm(BaseModel):
 
     def predict(self, xs: np.ndarray, train_flg: bool = False) -> np.ndarray:
         """xs (N, T) word ids -> scores (N, T, V); dropout only when ``train_flg``."""
+        xs = self._check_batch(xs)
         for layer in self.drop_layers:
             layer.train_flg = train_flg
         return super().predict(xs)
 
     def forward(self, xs: np.ndarray, ts: np.ndarray, train_flg: bool = True) -> float:
+        xs = self._check_batch(xs, ts)
         for layer in self.drop_layers:
             layer.train_flg = train_flg
         return super().forward(xs, ts)

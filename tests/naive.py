@@ -176,3 +176,35 @@ def gru_backward(xs, Wx, Wh, b, h0, dhs):
         dxs[:, t] = dA @ Wx.T
         dh = dh_next * (1 - z) + r * dhr + dA[:, :2 * H] @ Wh[:, :2 * H].T
     return dxs, dWx, dWh, db, dh
+
+
+def language_model_loss(embed_W, cells, affine_W, affine_b, xs, ts, states=None, masks=None):
+    """Mean cross-entropy of a language model (float64): embedding, then each
+    cell ``("rnn" | "lstm", Wx, Wh, b)`` in turn, then the affine map.
+
+    ``states`` gives each cell's initial state (h0, or (h0, c0) for an LSTM;
+    zeros when None).  ``masks`` (len(cells) + 1 arrays, or None) are inverted-
+    dropout masks, scale included, applied to the embedding output and to each
+    cell's output.  Returns (loss, last states).
+    """
+    hs = np.asarray(embed_W, np.float64)[xs]
+    N = xs.shape[0]
+    masks = masks if masks is not None else [None] * (len(cells) + 1)
+    last = []
+    for k, (kind, Wx, Wh, b) in enumerate(cells):
+        if masks[k] is not None:
+            hs = hs * masks[k]
+        H = Wh.shape[0]
+        s = states[k] if states is not None else None
+        if kind == "rnn":
+            h0 = np.zeros((N, H)) if s is None else s
+            hs = rnn_forward(hs, Wx, Wh, b, h0)
+            last.append(hs[:, -1])
+        else:
+            h0, c0 = (np.zeros((N, H)), np.zeros((N, H))) if s is None else s
+            hs, cs = lstm_forward(hs, Wx, Wh, b, h0, c0)
+            last.append((hs[:, -1], cs[:, -1]))
+    if masks[-1] is not None:
+        hs = hs * masks[-1]
+    scores = hs @ np.asarray(affine_W, np.float64) + np.asarray(affine_b, np.float64)
+    return softmax_cross_entropy(scores, ts)[0], last

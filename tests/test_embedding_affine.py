@@ -19,6 +19,21 @@ def test_time_embedding_matches_oracle(rng, dtype, N, T, V, D):
     assert naive.rel_err(layer.grads[0], naive.embedding_backward(ids, dout, V)) <= TOL[dtype]
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("V", [64, 1000, 10_000])
+def test_embedding_gradient_over_the_whole_vocabulary(rng, dtype, V):
+    """Ids spread over every partition of the scatter-add, with repeats, compared in full."""
+    N, T, D = 20, 35, 7
+    ids = rng.integers(0, V, (N, T))
+    ids[0, :10] = V - 1  # the last row, repeated
+    ids[1, :5] = 0
+    dout = randn(rng, (N, T, D), dtype)
+    layer = TimeEmbedding(randn(rng, (V, D), dtype))
+    layer.forward(ids)
+    layer.backward(dout)
+    assert naive.rel_err(layer.grads[0], naive.embedding_backward(ids, dout, V)) <= TOL[dtype]
+
+
 def test_embedding_backward_overwrites_previous_grad(rng):
     W = randn(rng, (10, 3), np.float32)
     layer = TimeEmbedding(W)

@@ -75,41 +75,61 @@ def test_finite_differences(rng, cls, gates):
         assert naive.rel_err(got, naive.numerical_grad(loss, arr)) <= 1e-7
 
 
-def test_lstm_step_matches_oracle(rng):
-    Wx, Wh, b, xs, dhs, h0, c0 = lstm_case(rng, 3, 1, 4, 5, np.float64)
-    dc_next = randn(rng, (3, 5), np.float64)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lstm_step_matches_oracle(rng, dtype):
+    Wx, Wh, b, xs, dhs, h0, c0 = lstm_case(rng, 3, 1, 4, 5, dtype)
+    dc_next = randn(rng, (3, 5), dtype)
     cell = LSTM(Wx, Wh, b)
     h_next, c_next = cell.forward(xs[:, 0], h0, c0)
     dx, dh_prev, dc_prev = cell.backward(dhs[:, 0], dc_next)
     want_hs, want_cs = naive.lstm_forward(xs, Wx, Wh, b, h0, c0)
-    assert naive.rel_err(h_next, want_hs[:, 0]) <= 1e-12
-    assert naive.rel_err(c_next, want_cs[:, 0]) <= 1e-12
+    assert h_next.dtype == dtype and dx.dtype == dtype
+    assert naive.rel_err(h_next, want_hs[:, 0]) <= TOL[dtype]
+    assert naive.rel_err(c_next, want_cs[:, 0]) <= TOL[dtype]
     exp = naive.lstm_backward(xs, Wx, Wh, b, h0, c0, dhs, dcT=dc_next)
     for got, want in zip([dx, *cell.grads, dh_prev, dc_prev], [exp[0][:, 0], *exp[1:]]):
-        assert naive.rel_err(got, want) <= TOL[np.float64]
+        assert naive.rel_err(got, want) <= TOL[dtype]
 
 
-def test_gru_step_matches_oracle(rng):
-    Wx, Wh, b = rnn_params(rng, 4, 5, np.float64, gates=3)
-    x, h_prev, dh_next = randn(rng, (3, 4), np.float64), randn(rng, (3, 5), np.float64), randn(rng, (3, 5), np.float64)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gru_step_matches_oracle(rng, dtype):
+    Wx, Wh, b = rnn_params(rng, 4, 5, dtype, gates=3)
+    x, h_prev, dh_next = randn(rng, (3, 4), dtype), randn(rng, (3, 5), dtype), randn(rng, (3, 5), dtype)
     cell = GRU(Wx, Wh, b)
     h_next = cell.forward(x, h_prev)
     dx, dh_prev = cell.backward(dh_next)
-    assert naive.rel_err(h_next, naive.gru_forward(x[:, None], Wx, Wh, b, h_prev)[:, 0]) <= 1e-12
+    assert h_next.dtype == dtype and dx.dtype == dtype
+    assert naive.rel_err(h_next, naive.gru_forward(x[:, None], Wx, Wh, b, h_prev)[:, 0]) <= TOL[dtype]
     exp = naive.gru_backward(x[:, None], Wx, Wh, b, h_prev, dh_next[:, None])
     for got, want in zip([dx, *cell.grads, dh_prev], [exp[0][:, 0], *exp[1:]]):
-        assert naive.rel_err(got, want) <= TOL[np.float64]
+        assert naive.rel_err(got, want) <= TOL[dtype]
 
 
+ORACLE = {TimeRNN: (naive.rnn_forward, naive.rnn_backward), TimeLSTM: (naive.lstm_forward, naive.lstm_backward),
+          TimeGRU: (naive.gru_forward, naive.gru_backward)}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("cls,gates", [(TimeRNN, 1), (TimeLSTM, 4), (TimeGRU, 3)])
 @pytest.mark.parametrize("N,H", [(5, 6), (12, 260)])
-def test_stateful_chunks_equal_one_call(rng, cls, gates, N, H):
-    Wx, Wh, b = rnn_params(rng, 8, H, np.float32, gates)
-    xs = randn(rng, (N, 35, 8), np.float32)
+def test_stateful_chunks_equal_one_call(rng, dtype, cls, gates, N, H):
+    """35 steps in one call equal 20 + 15 bit for bit; the backward of the second chunk
+    is truncated BPTT from the carried state (a constant), as the oracle computes it."""
+    Wx, Wh, b = rnn_params(rng, 8, H, dtype, gates)
+    xs, dhs = randn(rng, (N, 35, 8), dtype), randn(rng, (N, 15, H), dtype)
     whole = cls(Wx, Wh, b, stateful=True).forward(xs)
     chunked = cls(Wx, Wh, b, stateful=True)
     parts = [chunked.forward(xs[:, :20]), chunked.forward(xs[:, 20:])]
     np.testing.assert_array_equal(np.concatenate(parts, axis=1), whole)
+    dxs = chunked.backward(dhs)
+    forward, backward = ORACLE[cls]
+    h0 = np.zeros((N, H))
+    states = (h0, h0) if cls is TimeLSTM else (h0,)
+    first = forward(xs[:, :20], Wx, Wh, b, *states)
+    carried = (first[0][:, -1], first[1][:, -1]) if cls is TimeLSTM else (first[:, -1],)
+    expected = backward(xs[:, 20:], Wx, Wh, b, *carried, dhs)
+    for got, want in zip([dxs, *chunked.grads, chunked.dh], expected):
+        assert naive.rel_err(got, want) <= TOL[dtype]
 
 
 def test_lstm_state_handling(rng):
@@ -172,21 +192,22 @@ def test_matches_torch_lstm(rng, torch):
 @pytest.mark.parametrize("cls,gates", [(TimeLSTM, 4), (TimeGRU, 3)])
 def test_bad_input(rng, cls, gates):
     Wx, Wh, b = rnn_params(rng, 3, 4, np.float32, gates)
-    with pytest.raises(ValueError, match="Wh"):
+    G, name = gates, cls.__name__
+    with pytest.raises(ValueError, match=rf"{name}: Wh must have shape \(4, {4 * G}\), got \(4, {4 * G - 1}\)"):
         cls(Wx, Wh[:, :-1], b)
-    with pytest.raises(ValueError, match="Wx"):
+    with pytest.raises(ValueError, match=rf"{name}: Wx must have shape \(D, {G}\*H\), got \(3, {4 * G - 1}\)"):
         cls(Wx[:, :-1], Wh, b)
-    with pytest.raises(ValueError, match="b"):
+    with pytest.raises(ValueError, match=rf"{name}: b must have shape \({4 * G},\), got \({4 * G - 1},\)"):
         cls(Wx, Wh, b[:-1])
     layer = cls(Wx, Wh, b, stateful=True)
-    with pytest.raises(ValueError, match="xs"):
+    with pytest.raises(ValueError, match=r"xs must have shape \(\*, \*, 3\), got \(2, 5, 4\)"):
         layer.forward(randn(rng, (2, 5, 4), np.float32))
-    with pytest.raises(TypeError, match="xs"):
+    with pytest.raises(TypeError, match="xs must hold real numbers, got dtype bool"):
         layer.forward(np.zeros((2, 5, 3), bool))
     layer.forward(randn(rng, (2, 5, 3), np.float32))
-    with pytest.raises(ValueError, match="batch size"):
+    with pytest.raises(ValueError, match="xs has batch size 3 but the carried state h has 2"):
         layer.forward(randn(rng, (3, 5, 3), np.float32))
-    with pytest.raises(ValueError, match="dhs"):
+    with pytest.raises(ValueError, match=r"dhs must have shape \(2, 5, 4\), got \(2, 4, 4\)"):
         layer.backward(np.ones((2, 4, 4), np.float32))
     with pytest.raises(RuntimeError, match="before forward"):
         cls(Wx, Wh, b).backward(np.ones((2, 5, 4), np.float32))
@@ -195,5 +216,5 @@ def test_bad_input(rng, cls, gates):
 def test_lstm_set_state_checks_c(rng):
     Wx, Wh, b = rnn_params(rng, 3, 4, np.float32, 4)
     layer = TimeLSTM(Wx, Wh, b, stateful=True)
-    with pytest.raises(ValueError, match="c"):
+    with pytest.raises(ValueError, match=r"c must have shape \(2, 4\), got \(3, 4\)"):
         layer.set_state(np.zeros((2, 4), np.float32), np.zeros((3, 4), np.float32))

@@ -35,9 +35,9 @@ def test_generation_is_seeded_and_keeps_state():
 
 def test_bad_generate_arguments():
     model = RnnlmGen(10, 3, 3)
-    with pytest.raises(ValueError, match="start_id"):
+    with pytest.raises(ValueError, match=r"start_id must be a word id in \[0, 10\), got 10"):
         model.generate(10)
-    with pytest.raises(ValueError, match="sample_size"):
+    with pytest.raises(ValueError, match="sample_size must be an integer >= 1, got 0"):
         model.generate(1, sample_size=0)
-    with pytest.raises(ValueError, match="skip_ids"):
+    with pytest.raises(ValueError, match="skip_ids must leave at least one word to sample"):
         model.generate(1, skip_ids=range(10))

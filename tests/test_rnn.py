@@ -46,16 +46,18 @@ def test_time_rnn_noncontiguous_input(rng):
     assert naive.rel_err(dxs, naive.rnn_backward(xs, Wx, Wh, b, h0, dhs)[0]) <= TOL[np.float32]
 
 
-def test_rnn_step_matches_oracle(rng):
-    Wx, Wh, b = rnn_params(rng, 3, 4, np.float64)
-    x, h_prev, dh_next = randn(rng, (2, 3), np.float64), randn(rng, (2, 4), np.float64), randn(rng, (2, 4), np.float64)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rnn_step_matches_oracle(rng, dtype):
+    Wx, Wh, b = rnn_params(rng, 3, 4, dtype)
+    x, h_prev, dh_next = randn(rng, (2, 3), dtype), randn(rng, (2, 4), dtype), randn(rng, (2, 4), dtype)
     cell = RNN(Wx, Wh, b)
     h_next = cell.forward(x, h_prev)
     dx, dh_prev = cell.backward(dh_next)
-    assert naive.rel_err(h_next, np.tanh(h_prev @ Wh + x @ Wx + b)) <= 1e-12
+    assert h_next.dtype == dtype and dx.dtype == dtype
+    assert naive.rel_err(h_next, naive.rnn_forward(x[:, None], Wx, Wh, b, h_prev)[:, 0]) <= TOL[dtype]
     exp = naive.rnn_backward(x[:, None], Wx, Wh, b, h_prev, dh_next[:, None])
     for got, want in zip([dx, *cell.grads, dh_prev], [exp[0][:, 0], *exp[1:]]):
-        assert naive.rel_err(got, want) <= TOL[np.float64]
+        assert naive.rel_err(got, want) <= TOL[dtype]
 
 
 def test_stateless_starts_from_zero_each_call(rng):

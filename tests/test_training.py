@@ -27,14 +27,19 @@ def test_sgd_update_in_place(rng, dtype):
 
 
 @pytest.mark.parametrize("max_norm", [1e-3, 0.25, 1e6])
-def test_clip_grads(rng, max_norm):
-    grads = [randn(rng, (100, 30), np.float32), randn(rng, (7,), np.float32), randn(rng, (9, 5), np.float32).T]
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_clip_grads(rng, max_norm, dtype):
+    """Small grads go through NumPy, grads of 2**15 elements and more through the
+    fused kernels (C- or F-ordered); the norm covers all of them."""
+    grads = [randn(rng, (100, 30), dtype), randn(rng, (7,), dtype), randn(rng, (9, 5), dtype).T,
+             randn(rng, (300, 200), dtype, 0.01), randn(rng, (250, 170), dtype, 3.0).T, randn(rng, (40_000,), dtype)]
+    assert grads[4].flags.f_contiguous and not grads[4].flags.c_contiguous
     before = [g.astype(np.float64) for g in grads]
     norm = np.sqrt(sum(np.sum(g ** 2) for g in before))
     rate = max_norm / (norm + 1e-6)
     clip_grads(grads, max_norm)
     for g, b in zip(grads, before):
-        assert naive.rel_err(g, b * min(rate, 1.0)) <= TOL[np.float32]
+        assert naive.rel_err(g, b * min(rate, 1.0)) <= TOL[dtype]
 
 
 def test_remove_duplicate_shared_and_tied(rng):

@@ -25,7 +25,7 @@ class TimeRNNForwardBackward(Benchmark):
         self.layer = TimeRNN((r.standard_normal((D, H)) / np.sqrt(D)).astype(f),
                              (r.standard_normal((H, H)) / np.sqrt(H)).astype(f), np.zeros(H, f))
         self.time_forward_backward(shape)
-        self.flops = 6 * 2 * N * T * D * H  # the six products: xs@Wx, h@Wh, dt@Wh.T, dWx, dWh, dxs
+        self.flops = 2 * N * T * H * (3 * D + 3 * H)  # multiply-adds of xs@Wx, dWx, dxs (D) and h@Wh, dt@Wh.T, dWh (H)
 
     def time_forward_backward(self, shape):
         self.layer.forward(self.xs)

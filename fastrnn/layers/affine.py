@@ -60,11 +60,13 @@ class TimeAffine:
         self._Wb[-1] = b
         return self._Wb
 
+    def _check(self, x) -> np.ndarray:
+        """x as a checked (N, T, D) array of the params' dtype; nothing is kept."""
+        return v.float_array(x, "x", (None, None, self.params[0].shape[0]), self.dtype)
+
     def _inputs(self, x: np.ndarray) -> np.ndarray:
-        """Checks x (N, T, D) and keeps [x, 1] (N*T, D + 1) for backward; returns it."""
-        D = self.params[0].shape[0]
-        x = v.float_array(x, "x", (None, None, D), self.dtype)
-        N, T, _ = x.shape
+        """Keeps [x, 1] (N*T, D + 1) of a checked x (N, T, D) for backward; returns it."""
+        N, T, D = x.shape
         x1 = np.empty((N * T, D + 1), self.dtype)
         x1[:, :D] = x.reshape(N * T, D)
         x1[:, D] = 1
@@ -74,7 +76,7 @@ class TimeAffine:
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """x (N, T, D) -> (N, T, M)."""
-        x1 = self._inputs(x)
+        x1 = self._inputs(self._check(x))
         N, T, _ = self._shape
         return matmul(x1, self._weight()).reshape(N, T, -1)
 

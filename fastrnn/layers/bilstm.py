@@ -33,6 +33,10 @@ class TimeBiLSTM:
         dxs2 = self.backward_lstm.backward(dhs[:, ::-1, H:])
         return dxs1 + dxs2[:, ::-1]
 
+    def check_batch(self, N: int) -> None:
+        self.forward_lstm.check_batch(N)
+        self.backward_lstm.check_batch(N)
+
     def reset_state(self) -> None:
         self.forward_lstm.reset_state()
         self.backward_lstm.reset_state()

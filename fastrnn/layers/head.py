@@ -36,11 +36,12 @@ class AffineSoftmaxLoss:
 
     def forward(self, h: np.ndarray, ts) -> float:
         """h (N, T, D) hidden states, ts (N, T) labels -> mean cross-entropy."""
-        x1 = self.affine._inputs(h)
-        N, T, D = self.affine._shape
+        h = self.affine._check(h)
+        N, T, D = h.shape
+        ts, ignore, count = self.loss._labels(ts, N, T, self.affine.params[0].shape[1])
+        x1 = self.affine._inputs(h)  # every check is done: only now is anything kept
         Wb = self.affine._weight()
         R, V = N * T, Wb.shape[1]
-        ts, ignore, count = self.loss._labels(ts, N, T, V)
         valid = ts != ignore
         t = np.where(valid, ts, -1)  # an ignored row never looks up a label
         tiles, width = column_tiles(R, V)

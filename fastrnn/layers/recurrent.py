@@ -156,16 +156,22 @@ class Time:
         for s, n in zip(states[1:], self.STATES[1:]):
             setattr(self, n, None if s is None else self._state(s, h.shape[0], n).copy())
 
+    def check_batch(self, N: int) -> None:
+        """Raise ValueError when a forward of batch size N would start from a
+        carried state of another batch size."""
+        for n in self.STATES if self.stateful else ():
+            s = getattr(self, n)
+            if s is not None and s.shape[0] != N:
+                raise ValueError(f"xs has batch size {N} but the carried state {n} has {s.shape[0]}; "
+                                 "call reset_state() or set_state() before changing the batch size")
+
     def forward(self, xs: np.ndarray) -> np.ndarray:
         """xs (N, T, D) -> hs (N, T, H)."""
         D = self.params[0].shape[0]
         xs = v.float_array(xs, "xs", (None, None, D), self.dtype)
         N = xs.shape[0]
+        self.check_batch(N)
         carried = [getattr(self, n) if self.stateful else None for n in self.STATES]
-        for s, n in zip(carried, self.STATES):
-            if s is not None and s.shape[0] != N:
-                raise ValueError(f"xs has batch size {N} but the carried state {n} has {s.shape[0]}; "
-                                 "call reset_state() or set_state() before changing the batch size")
         hs, last = self._forward(xs, tuple(self._state(s, N, n) for s, n in zip(carried, self.STATES)))
         for s, n in zip(last, self.STATES):
             setattr(self, n, s)
