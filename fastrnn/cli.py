@@ -1,201 +1,541 @@
-"""The ``fastrnn`` command: ``fastrnn train`` trains a language model on the bundled PTB;
-``fastrnn generate`` writes text with trained params."""
+"""The ``fastrnn`` command.
+
+``fastrnn train`` trains a language model on the bundled Penn Treebank or on your
+own text, with checkpoints that resume exactly and, under ``mpiexec``, several
+processes; ``fastrnn eval`` prints the test perplexity of saved params;
+``fastrnn generate`` writes text with them.  A mistake in the input (a bad
+file, word, size or path) ends a command with one line,
+``fastrnn <command>: error: ...``, and exit status 2.
+"""
 from __future__ import annotations
 
 import argparse
+import os
+import pickle
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-MODELS = {"simple": "SimpleRnnlm", "rnnlm": "Rnnlm", "better": "BetterRnnlm"}
-
-COMMON = dict(batch_size=20, time_size=35, max_grad=0.25, eval_interval=20, seed=0)
+COMMON = dict(batch_size=20, time_size=35, max_grad=0.25, eval_interval=20, seed=0, checkpoint_every=500)
 DEFAULTS = {
     # the book's lr 20 diverges for the vanilla RNN on full PTB; 5 learns
-    "simple": dict(COMMON, epochs=4, wordvec_size=100, hidden_size=100, lr=5.0),
-    "rnnlm": dict(COMMON, epochs=4, wordvec_size=100, hidden_size=100, lr=20.0),
+    "simple": dict(COMMON, epochs=4, wordvec_size=100, hidden_size=100, lr=5.0, dropout=None),
+    "rnnlm": dict(COMMON, epochs=4, wordvec_size=100, hidden_size=100, lr=20.0, dropout=None),
     "better": dict(COMMON, epochs=40, wordvec_size=650, hidden_size=650, lr=20.0, dropout=0.5),
 }
 """Per-model defaults: the book's chapter-5 and chapter-6 settings."""
+TRAINING = ("epochs", "batch_size", "time_size", "wordvec_size", "hidden_size", "dropout", "lr", "max_grad",
+            "max_iters", "eval_interval", "seed", "checkpoint_every", "train_file", "valid_file", "test_file",
+            "vocab_size", "min_count", "cache_dir")
+"""Options that make a run's settings (fixed once it has started, but for RESUMABLE)."""
+RESUMABLE = ("epochs", "cache_dir")
+"""Settings a resumed run may change."""
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
-    return value
+class UserError(Exception):
+    """A mistake in the command's input: reported as one line, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, its usage errors one line long."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text}")
+        return value
+    return parse
 
 
 def _positive_float(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not value > 0 or not np.isfinite(value):
         raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
     return value
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fastrnn", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    table = "; ".join(f"{m}: " + ", ".join(f"{k}={v}" for k, v in d.items() if k not in COMMON)
+    parser = Parser(prog="fastrnn", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    table = "; ".join(f"{m}: " + ", ".join(f"{k}={v}" for k, v in d.items() if k not in COMMON and v is not None)
                       for m, d in DEFAULTS.items())
-    train = sub.add_parser("train", help="train a language model on the Penn Treebank and report perplexities",
-                           description="Defaults depend on --model (" + table + "; all: "
-                           + ", ".join(f"{k}={v}" for k, v in COMMON.items()) + ").")
-    train.add_argument("--model", choices=sorted(MODELS), default="rnnlm",
-                       help="simple: SimpleRnnlm (RNN); rnnlm: Rnnlm (LSTM); better: BetterRnnlm "
+    train = sub.add_parser("train", help="train a language model and report perplexities",
+                           description="Train on the bundled Penn Treebank, or on your own text with --train-file. "
+                           "Defaults depend on --model (" + table + "; all: "
+                           + ", ".join(f"{k}={v}" for k, v in COMMON.items()) + "). Under mpiexec, the processes "
+                           "share the batch rows (data parallel).")
+    train.add_argument("--model", choices=["simple", "rnnlm", "better"], default=None,
+                       help="simple: SimpleRnnlm (RNN); rnnlm: Rnnlm (LSTM, the default); better: BetterRnnlm "
                             "(2 LSTM layers, dropout, weight tying; lr /4 when validation stops improving)")
-    train.add_argument("--epochs", type=_positive_int)
-    train.add_argument("--batch-size", type=_positive_int)
-    train.add_argument("--time-size", type=_positive_int)
-    train.add_argument("--wordvec-size", type=_positive_int)
-    train.add_argument("--hidden-size", type=_positive_int)
-    train.add_argument("--dropout", type=float, help="dropout ratio (better only)")
+    train.add_argument("--epochs", type=_int_at_least(1))
+    train.add_argument("--batch-size", type=_int_at_least(1), help="rows of a batch (over all processes)")
+    train.add_argument("--time-size", type=_int_at_least(1))
+    train.add_argument("--wordvec-size", type=_int_at_least(1))
+    train.add_argument("--hidden-size", type=_int_at_least(1))
+    train.add_argument("--dropout", type=_fraction, help="dropout ratio (better only)")
     train.add_argument("--lr", type=_positive_float, help="SGD learning rate")
     train.add_argument("--max-grad", type=_positive_float, help="clip the global gradient norm to this")
-    train.add_argument("--max-iters", type=_positive_int, default=None,
-                       help="cap on the iterations of each epoch (default: the whole corpus)")
-    train.add_argument("--eval-interval", type=_positive_int)
+    train.add_argument("--max-iters", type=_int_at_least(1), help="cap on the iterations of each epoch")
+    train.add_argument("--eval-interval", type=_int_at_least(1), help="iterations between report lines")
     train.add_argument("--seed", type=int, help="seed of the weight initialisation and dropout masks")
-    train.add_argument("--out", type=Path, default=None,
-                       help="directory for the trained params (params.npz: after every epoch, for better "
-                            "the best so far) and ppl.png")
-    train.add_argument("--no-progress", action="store_true", help="print report lines instead of a progress bar")
+    data = train.add_argument_group("your own text (default: the bundled Penn Treebank)")
+    data.add_argument("--train-file", type=Path, help="UTF-8 text: words split at whitespace, each line end an <eos>")
+    data.add_argument("--valid-file", type=Path, help="validation text (needed by --model better)")
+    data.add_argument("--test-file", type=Path, help="test text")
+    data.add_argument("--vocab-size", type=_int_at_least(2),
+                      help="keep the K most frequent training words (<unk> included); default: all")
+    data.add_argument("--min-count", type=_int_at_least(1), help="keep words seen at least C times (default 1)")
+    data.add_argument("--cache-dir", type=Path, help="where converted corpora are kept (default: $FASTRNN_CACHE, "
+                                                     "else ~/.cache/fastrnn)")
+    out = train.add_argument_group("output and resuming")
+    out.add_argument("--out", type=Path, help="directory for params.npz (after every epoch; for better, the best), "
+                                              "checkpoint.npz and ppl.png")
+    out.add_argument("--checkpoint-every", type=_int_at_least(0),
+                     help=f"iterations between checkpoints (also at each epoch end; 0: epoch ends only; "
+                          f"default {COMMON['checkpoint_every']})")
+    out.add_argument("--resume", type=Path, metavar="DIR", help="go on with the run whose --out was DIR, exactly "
+                                                                "where its last checkpoint left it")
+    train.add_argument("--threads", type=_int_at_least(1), help="threads of each process (default: its share of the "
+                                                                "cores)")
+    train.add_argument("--no-progress", action="store_true", help="report lines instead of a progress bar "
+                                                                  "(the default when output is not a terminal)")
+
+    ev = sub.add_parser("eval", help="print the test perplexity of saved params")
+    ev.add_argument("params", type=Path, help="params.npz or checkpoint.npz of fastrnn, or the reference's "
+                                              "Rnnlm.pkl / BetterRnnlm.pkl / SimpleRnnlm.pkl")
+    ev.add_argument("--test-file", type=Path, help="text to evaluate (default: the params' own test file, else "
+                                                   "PTB's test set)")
+    ev.add_argument("--model", choices=["simple", "rnnlm", "better"], help="model of the params (default: "
+                                                                           "read from the file)")
+    ev.add_argument("--cache-dir", type=Path, help="where converted corpora are kept")
+    ev.add_argument("--no-progress", action="store_true")
 
     gen = sub.add_parser("generate", help="write text from a start word with trained params",
                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    gen.add_argument("params", type=Path, help="params file: fastrnn's params.npz or the reference's Rnnlm.pkl "
-                                                "or BetterRnnlm.pkl")
+    gen.add_argument("params", type=Path, help="params of an rnnlm or better model: fastrnn's .npz or the "
+                                               "reference's Rnnlm.pkl or BetterRnnlm.pkl")
     gen.add_argument("--model", choices=["rnnlm", "better"], default=None,
-                     help="model of the params (default: read from a .npz file, else from the file name)")
+                     help="model of the params (default: read from the file)")
     gen.add_argument("--start", default="you", help="the first word")
-    gen.add_argument("--length", type=_positive_int, default=100, help="words to write, the first included")
+    gen.add_argument("--length", type=_int_at_least(1), default=100, help="words to write, the first included")
     gen.add_argument("--seed", type=int, default=0, help="seed of the sampling")
     return parser
 
 
-def _settings(args) -> argparse.Namespace:
-    """args with every option left unset taken from the model's defaults."""
-    for key, value in DEFAULTS[args.model].items():
-        if getattr(args, key, None) is None:
-            setattr(args, key, value)
-    if args.model == "better" and args.wordvec_size != args.hidden_size:
-        raise SystemExit("fastrnn train: --model better ties weights: --wordvec-size must equal --hidden-size")
-    if args.dropout is not None and not 0 <= args.dropout < 1:
-        raise SystemExit(f"fastrnn train: --dropout must be in [0, 1), got {args.dropout}")
-    return args
+# -- files --------------------------------------------------------------------------
+
+
+def writable_dir(path: Path, option: str) -> Path:
+    """``path`` created if needed, once a file can be written in it."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".fastrnn-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except FileExistsError:
+        raise UserError(f"{option} {path}: exists and is not a directory") from None
+    except OSError as e:
+        raise UserError(f"{option} {path}: cannot write there ({e.strerror})") from None
+    return path
+
+
+def read_params(path: Path):
+    from . import io
+
+    try:
+        return io.read_params(path)
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"{path} is a directory, not a params file") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot read it ({e.strerror})") from None
+    except (io.ParamsError, pickle.UnpicklingError) as e:
+        raise UserError(str(e)) from None
+
+
+MODEL_NAMES = {"SimpleRnnlm": "simple", "Rnnlm": "rnnlm", "BetterRnnlm": "better"}
+
+
+COUNTS = {"simple": 6, "rnnlm": 6, "better": 9}
+"""Params of each model."""
+
+
+def infer_model(stored, path: Path, wanted: str | None) -> tuple:
+    """(model kind, (V, D, H)) of params read from ``path``: the model the file
+    names (a reference pickle names none), checked against the arrays' shapes."""
+    a = stored.arrays
+    shapes = [x.shape for x in a]
+    kind = None
+    if len(a) in (6, 9) and all(x.ndim == 2 for x in a[:3]) and a[2].shape[0] > 0:
+        ratio, rest = divmod(a[2].shape[1], a[2].shape[0])
+        kind = "better" if len(a) == 9 and ratio == 4 else {1: "simple", 4: "rnnlm"}.get(ratio) if not rest else None
+        if kind is not None and len(a) != COUNTS[kind]:
+            kind = None
+    if stored.model is not None and stored.model not in MODEL_NAMES:
+        raise UserError(f"{path} holds params of {stored.model}, not of a language model of fastrnn train")
+    named = MODEL_NAMES.get(stored.model)
+    if kind is None or (named is not None and named != kind):
+        raise UserError(f"{path} does not hold params of SimpleRnnlm, Rnnlm or BetterRnnlm"
+                        + (f" ({len(a)} arrays of shapes {', '.join(str(s) for s in shapes)})" if len(a) < 12 else ""))
+    if wanted is not None and wanted != kind:
+        raise UserError(f"{path} holds params of {kind} (--model {kind}), not {wanted}")
+    V, D = shapes[0]
+    return kind, (V, D, shapes[2][0])
+
+
+def build_model(stored, path: Path, wanted: str | None, generator: bool = False):
+    from . import generation, io, models
+
+    kind, sizes = infer_model(stored, path, wanted)
+    if generator:
+        if kind == "simple":
+            raise UserError(f"{path} holds SimpleRnnlm params: text generation needs rnnlm or better params")
+        cls = {"rnnlm": generation.RnnlmGen, "better": generation.BetterRnnlmGen}[kind]
+    else:
+        cls = getattr(models, {"simple": "SimpleRnnlm", "rnnlm": "Rnnlm", "better": "BetterRnnlm"}[kind])
+    try:
+        model = cls(*sizes)
+        io.assign(path, model.params, stored.arrays)
+    except io.ParamsError as e:
+        raise UserError(str(e)) from None
+    except ValueError as e:
+        raise UserError(f"{path}: {e}") from None
+    return kind, model
+
+
+def vocabulary_of(stored, path: Path) -> list:
+    """The params' vocabulary: stored in the file, else PTB's (which has V = 10000)."""
+    from .datasets import ptb
+
+    V = stored.arrays[0].shape[0]
+    if stored.words is not None:
+        if len(stored.words) != V:
+            raise UserError(f"{path}: its vocabulary has {len(stored.words)} words, its embedding {V} rows")
+        return stored.words
+    _, word_to_id, _ = ptb.load_data("train")
+    if V != len(word_to_id):
+        raise UserError(f"{path} carries no vocabulary and its {V} words are not PTB's {len(word_to_id)}")
+    return list(word_to_id)
+
+
+def convert_text(path: Path, vocab, cache_dir, progress, option: str):
+    """The ids of text file ``path`` under ``vocab`` (converted once, then cached)."""
+    from .datasets import text
+
+    try:
+        done = text.convert(path, vocab, cache_dir, progress)
+    except text.CorpusError as e:
+        raise UserError(f"{option} {e}") from None
+    except OSError as e:
+        raise UserError(f"{option} {path}: {e.strerror or e}") from None
+    if done.seconds is not None:
+        print(f"converted {path}: {done.tokens:,} words ({done.unks / done.tokens:.1%} <unk>) in "
+              f"{done.seconds:.1f} s", flush=True)
+    return done.ids
+
+
+# -- train -------------------------------------------------------------------------
+
+
+def _given(args) -> dict:
+    """The training options given on the command line (paths made absolute)."""
+    given = {k: getattr(args, k) for k in TRAINING if getattr(args, k, None) is not None}
+    return {k: str(v.resolve()) if isinstance(v, Path) else v for k, v in given.items()}
+
+
+def settings_of(args) -> dict:
+    """The run's settings: the options given, else the model's defaults."""
+    model = args.model or "rnnlm"
+    s = dict(DEFAULTS[model], model=model, max_iters=None, train_file=None, valid_file=None, test_file=None,
+             vocab_size=None, min_count=None, cache_dir=None)
+    s.update(_given(args))
+    if model == "better" and s["wordvec_size"] != s["hidden_size"]:
+        raise UserError("--model better ties weights: --wordvec-size must equal --hidden-size")
+    if model != "better" and args.dropout is not None:
+        raise UserError(f"--dropout applies to --model better only, not {model}")
+    if s["train_file"] is None and any(s[k] is not None for k in ("valid_file", "test_file", "vocab_size", "min_count")):
+        raise UserError("--valid-file, --test-file, --vocab-size and --min-count need --train-file")
+    if model == "better" and s["train_file"] is not None and s["valid_file"] is None:
+        raise UserError("--model better needs --valid-file: its learning rate follows the validation perplexity")
+    return s
+
+
+def load_corpus(s: dict, world, cache_dir, progress):
+    """The run's data: PTB, or the files of the settings (rank 0 converts them first)."""
+    from .datasets import ptb, text
+    from .run import Corpus
+
+    if s["train_file"] is None:
+        train, word_to_id, _ = ptb.load_data("train")
+        return Corpus(train, ptb.load_data("val")[0], ptb.load_data("test")[0], list(word_to_id),
+                      "the Penn Treebank", {"name": "ptb"})
+    corpus = None
+    for turn in ("rank 0", "others"):
+        if (world.rank == 0) == (turn == "rank 0"):
+            try:
+                vocab = text.build_vocabulary(s["train_file"], s["vocab_size"], s["min_count"] or 1, cache_dir,
+                                              progress and world.rank == 0)
+            except text.CorpusError as e:
+                raise UserError(f"--train-file {e}") from None
+            except OSError as e:
+                raise UserError(f"--train-file {s['train_file']}: {e.strerror or e}") from None
+            files = [convert_text(Path(s[k]), vocab, cache_dir, progress and world.rank == 0, f"--{k.replace('_', '-')}")
+                     if s[k] is not None else None for k in ("train_file", "valid_file", "test_file")]
+            corpus = Corpus(*files, vocab.words, Path(s["train_file"]).name,
+                            {"name": "text", "vocabulary": vocab.checksum, "train_words": int(len(files[0]))})
+        world.barrier()
+    return corpus
+
+
+def check_sizes(s: dict, corpus, world) -> None:
+    from .run import EVAL_BATCH, EVAL_TIME
+
+    need = s["batch_size"] * s["time_size"] + 1
+    if len(corpus.train) < need:
+        raise UserError(f"--batch-size {s['batch_size']} x --time-size {s['time_size']} needs at least {need:,} words "
+                        f"of training text; {corpus.name} has {len(corpus.train):,}")
+    if s["batch_size"] < world.size:
+        raise UserError(f"--batch-size {s['batch_size']} is smaller than the {world.size} processes: each needs a row")
+    for data, option in ((corpus.valid, "--valid-file"), (corpus.test, "--test-file")):
+        if data is not None and len(data) < EVAL_BATCH * EVAL_TIME + 1:
+            raise UserError(f"{option} has {len(data):,} words; evaluation reads {EVAL_BATCH} rows of "
+                            f"{EVAL_TIME} steps, so it needs at least {EVAL_BATCH * EVAL_TIME + 1}")
+
+
+def resume_settings(args) -> tuple:
+    """(settings, checkpoint) of the run in ``args.resume``, with the options that may change."""
+    from . import checkpoint, io
+
+    path = args.resume / checkpoint.NAME
+    if not args.resume.is_dir():
+        raise UserError(f"--resume {args.resume}: no such directory")
+    try:
+        ck = checkpoint.load(path)
+    except FileNotFoundError:
+        raise UserError(f"--resume {args.resume}: no {checkpoint.NAME} there (was it a run's --out?)") from None
+    except OSError as e:
+        raise UserError(f"--resume {path}: cannot read it ({e.strerror})") from None
+    except io.ParamsError as e:
+        raise UserError(f"--resume {e}") from None
+    s = ck.run["settings"]
+    if args.model is not None and args.model != s["model"]:
+        raise UserError(f"--resume {args.resume} holds a run of --model {s['model']}, not {args.model}")
+    fixed = [k for k in _given(args) if k not in RESUMABLE and _given(args)[k] != s.get(k)]
+    if fixed:
+        raise UserError(f"--{fixed[0].replace('_', '-')} cannot change when resuming: the run in {args.resume} "
+                        f"keeps its settings (only --epochs and --cache-dir may change)")
+    return dict(s, **{k: v for k, v in _given(args).items() if k in RESUMABLE}), ck
 
 
 def train(args) -> dict:
-    from . import models
-    from .datasets import ptb
-    from .optimizer import SGD
-    from .trainer import RnnlmTrainer
-    from .util import eval_perplexity
+    from . import parallel
+    from .run import MODELS, Interrupted, Run
+    from .trainer import TrainingDiverged, on_terminal
 
-    args = _settings(args)
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-    corpus, word_to_id, _ = ptb.load_data("train")
-    corpus_val, _, _ = ptb.load_data("val")
-    corpus_test, _, _ = ptb.load_data("test")
-    np.random.seed(args.seed)
-    sizes = (len(word_to_id), args.wordvec_size, args.hidden_size)
-    model = getattr(models, MODELS[args.model])(*sizes, *([args.dropout] if args.model == "better" else []))
-    optimizer = SGD(args.lr)
-    trainer = RnnlmTrainer(model, optimizer)
-    progress = not args.no_progress
-    params_file = None if args.out is None else args.out / "params.npz"
-
-    def evaluate(data) -> float:
-        model.reset_state()
-        ppl = eval_perplexity(model, data, progress=progress)
-        model.reset_state()
-        return ppl
-
-    print(f"training {MODELS[args.model]} on PTB ({len(corpus):,} words): {args.epochs} epochs, "
-          f"batch {args.batch_size}, {args.time_size} steps, D={args.wordvec_size}, H={args.hidden_size}, "
-          f"lr {args.lr}, max_grad {args.max_grad}" + (f", dropout {args.dropout}" if args.model == "better" else ""))
-    fit = dict(batch_size=args.batch_size, time_size=args.time_size, max_grad=args.max_grad,
-               eval_interval=args.eval_interval, max_iters=args.max_iters, progress=progress)
-    start = time.perf_counter()
-    ppl_list, results = [], {}
-    if args.model == "better":  # the book's schedule: one epoch at a time, keep the best params
-        best_ppl, best = float("inf"), None
-        for epoch in range(args.epochs):
-            trainer.fit(corpus[:-1], corpus[1:], max_epoch=1, **fit)
-            ppl_list += trainer.ppl_list
-            ppl = evaluate(corpus_val)
-            print(f"epoch {epoch + 1}: valid perplexity {ppl:.2f}, lr {optimizer.lr:g}, "
-                  f"{time.perf_counter() - start:.0f} s", flush=True)
-            if ppl < best_ppl:
-                best_ppl, best = ppl, [p.copy() for p in model.params]
-                if params_file is not None:
-                    model.save_params(params_file)
-            else:
-                optimizer.lr /= 4.0
-        for p, b in zip(model.params, best):
-            p[...] = b
-        results["valid"] = best_ppl
+    if args.resume is not None and args.out is not None and args.out.resolve() != args.resume.resolve():
+        raise UserError("--resume DIR writes to DIR: leave out --out, or give the same directory")
+    try:
+        world = parallel.world()
+    except parallel.MPIUnavailable as e:
+        raise UserError(str(e)) from None
+    _limit_threads(args.threads or (parallel.share_of_cores(world.local_size) if world.size > 1 else None))
+    if args.resume is not None:
+        s, ck = resume_settings(args)
+        out = writable_dir(args.resume, "--resume")
     else:
-        trainer.fit(corpus[:-1], corpus[1:], max_epoch=args.epochs,
-                    on_epoch_end=lambda tr: params_file and model.save_params(params_file), **fit)
-        ppl_list = trainer.ppl_list
-    train_time = time.perf_counter() - start
-    print(f"training time: {train_time:.1f} s (last train perplexity {ppl_list[-1] if ppl_list else float('nan'):.2f})")
-    if args.out is not None and ppl_list:
-        trainer.ppl_list = ppl_list
-        trainer.ppl_iters = list(range(1, len(ppl_list) + 1))
-        trainer.plot(file_name=args.out / "ppl.png")
-
-    results["train_time"] = train_time
-    if "valid" not in results:
-        results["valid"] = evaluate(corpus_val)
-    print(f"valid perplexity: {results['valid']:.2f}")
-    results["test"] = evaluate(corpus_test)
-    print(f"test perplexity: {results['test']:.2f}")
-    print(f"total time: {time.perf_counter() - start:.1f} s")
+        s, ck = settings_of(args), None
+        out = None if args.out is None else writable_dir(args.out, "--out")
+    progress = False if args.no_progress else on_terminal()
+    corpus = load_corpus(s, world, s.get("cache_dir"), progress)
+    if ck is not None and ck.run["corpus"] != corpus.key:
+        raise UserError(f"--resume {args.resume}: the training data changed since the run started "
+                        f"({corpus.name} now gives another vocabulary or length)")
+    check_sizes(s, corpus, world)
+    run = Run(s, corpus, out, world, progress)
+    if ck is not None:
+        run.restore(ck)
+        if run.finished and run.epoch >= s["epochs"]:
+            run.say(f"the run in {args.resume} is complete ({run.epoch} epochs); --epochs N goes on to epoch N")
+            return {}
+    run.say(f"{'resuming' if ck else 'training'} {MODELS[s['model']]} on {corpus.name} ({len(corpus.train):,} words, "
+            f"vocabulary {len(corpus.words):,}): {s['epochs']} epochs of {run.iters_per_epoch} iterations, batch "
+            f"{s['batch_size']}" + (f" over {world.size} processes ({_threads()} thread"
+                                     f"{'s' if _threads() > 1 else ''} each)" if world.size > 1 else "")
+            + f", {s['time_size']} steps, D={s['wordvec_size']}, H={s['hidden_size']}, lr {run.optimizer.lr:g}, "
+            f"max_grad {s['max_grad']}" + (f", dropout {s['dropout']}" if s["model"] == "better" else "")
+            + (f"; from epoch {run.epoch + 1}, iteration {run.iteration + 1}" if ck else ""))
+    start = time.perf_counter()
+    try:
+        results = run.train()
+    except Interrupted as e:
+        how = (f"checkpoint written: resume with: fastrnn train --resume {out}" if e.saved else
+               "nothing saved (no --out)")
+        if world.rank == 0:
+            print(f"fastrnn train: interrupted at {e}; {how}", file=sys.stderr, flush=True)
+        raise SystemExit(128 + e.signum) from None
+    except TrainingDiverged as e:
+        kept = "" if out is None else f"; {out} holds the last finite params"
+        raise SystemExit(_fail(world, f"fastrnn train: error: {e}{kept}", 1)) from None
+    seconds = time.perf_counter() - start
+    if world.rank == 0:
+        if out is not None and run.ppl_list:
+            _plot(run.ppl_list, s["eval_interval"], out / "ppl.png")
+        print(f"training time: {seconds:.1f} s" + (f" (last train perplexity {run.ppl_list[-1]:.2f})" if run.ppl_list
+                                                   else ""))
+        for key in ("valid", "test"):
+            if key in results:
+                print(f"{key} perplexity: {results[key]:.2f}")
+        if out is not None:
+            print(f"params: {out / 'params.npz'}")
     return results
 
 
-def generate(args) -> str:
-    from . import generation, io
-    from .datasets import ptb
+def _fail(world, line: str, code: int) -> int:
+    if world.rank == 0:
+        print(line, file=sys.stderr, flush=True)
+    return code
 
-    arrays, stored = io.read_params(args.params)
-    names = {"Rnnlm": "rnnlm", "BetterRnnlm": "better"}
-    model_name = args.model or (names.get(stored) if stored is not None else
-                                "better" if "better" in args.params.name.lower() else "rnnlm")
-    if model_name is None or (stored is not None and names.get(stored) != model_name):
-        raise SystemExit(f"fastrnn generate: {args.params} holds params of {stored}; "
-                         f"text generation needs {args.model or 'rnnlm or better'} params")
-    embed, Wh = arrays[0], arrays[2]
-    cls = {"rnnlm": generation.RnnlmGen, "better": generation.BetterRnnlmGen}[model_name]
-    model = cls(embed.shape[0], embed.shape[1], Wh.shape[0])
-    io.assign(args.params, model.params, arrays)
-    _, word_to_id, id_to_word = ptb.load_data("train")
+
+def _threads() -> int:
+    import numba
+    return numba.get_num_threads()
+
+
+def _limit_threads(threads: int | None) -> None:
+    if threads is None:
+        return
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    threadpool_limits(threads)
+
+
+def _plot(ppl_list: list, interval: int, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    from .trainer import _plot
+
+    _plot(np.arange(len(ppl_list)) * interval + 1, ppl_list, "iterations", "training perplexity", None, path,
+          log=True)
+
+
+# -- eval and generate ----------------------------------------------------------------
+
+
+def evaluate(args) -> float:
+    from .datasets import ptb, text
+    from .run import EVAL_BATCH, EVAL_TIME
+    from .trainer import on_terminal
+    from .util import eval_perplexity
+
+    stored = read_params(args.params)
+    kind, model = build_model(stored, args.params, args.model)
+    words = vocabulary_of(stored, args.params)
+    progress = False if args.no_progress else on_terminal()
+    test_file = args.test_file or (stored.settings or {}).get("test_file")
+    if test_file is None and stored.words is not None and stored.settings and stored.settings.get("train_file"):
+        raise UserError(f"{args.params} was trained on {stored.settings['train_file']}: give --test-file")
+    if test_file is None:
+        corpus, name = ptb.load_data("test")[0], "PTB's test set"
+    else:
+        try:
+            vocab = text.Vocabulary(words)
+        except text.CorpusError as e:
+            raise UserError(f"{args.params}: {e}") from None
+        corpus, name = convert_text(Path(test_file), vocab, args.cache_dir, progress, "--test-file"), test_file
+    if len(corpus) < EVAL_BATCH * EVAL_TIME + 1:
+        raise UserError(f"{name} has {len(corpus):,} words; evaluation needs at least {EVAL_BATCH * EVAL_TIME + 1}")
+    model.reset_state()
+    ppl = eval_perplexity(model, corpus, EVAL_BATCH, EVAL_TIME, progress=progress)
+    print(f"test perplexity: {ppl:.2f} ({kind}, {args.params}, on {name})")
+    return ppl
+
+
+def generate(args) -> str:
+    stored = read_params(args.params)
+    _, model = build_model(stored, args.params, args.model, generator=True)
+    words = vocabulary_of(stored, args.params)
+    word_to_id = {w: i for i, w in enumerate(words)}
     if args.start not in word_to_id:
-        raise SystemExit(f"fastrnn generate: {args.start!r} is not in the PTB vocabulary")
-    skip_ids = [word_to_id[w] for w in ("N", "<unk>", "$")]
+        raise UserError(f"--start {args.start!r} is not in the vocabulary of {args.params} ({len(words):,} words)")
+    skip_ids = [word_to_id[w] for w in ("N", "<unk>", "$") if w in word_to_id]
+    if len(skip_ids) >= len(words):
+        raise UserError(f"{args.params}: its vocabulary holds nothing to write but {', '.join(words)}")
     np.random.seed(args.seed)
     model.reset_state()
     ids = model.generate(word_to_id[args.start], skip_ids, args.length)
-    text = " ".join(id_to_word[i] for i in ids).replace(" <eos>", ".\n")
+    text = " ".join(words[i] for i in ids).replace(" <eos>", ".\n")
     print(text)
     return text
 
 
+COMMANDS = {"train": train, "eval": evaluate, "generate": generate}
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "train":
-        if args.out is not None:
-            import matplotlib
-            matplotlib.use("Agg")
-        train(args)
-    elif args.command == "generate":
-        generate(args)
+    try:
+        COMMANDS[args.command](args)
+    except UserError as e:
+        return _error(args.command, str(e), 2)
+    except KeyboardInterrupt:
+        return _error(args.command, "interrupted", 130)
+    except BrokenPipeError:  # output piped to a reader that stopped (`| head`)
+        sys.stderr.close()
+        return 1
+    except SystemExit:
+        raise
+    except BaseException:
+        _abort_others()
+        raise
     return 0
+
+
+def _error(command: str, message: str, code: int) -> int:
+    from . import parallel
+
+    world = parallel._world
+    rank = "" if world is None or world.size == 1 or world.rank == 0 else f" (process {world.rank})"
+    print(f"fastrnn {command}: error{rank}: {message}", file=sys.stderr, flush=True)
+    if world is not None and world.size > 1:  # the other processes may be waiting in a collective
+        world.abort(code)
+    return code
+
+
+def _abort_others() -> None:
+    """An unexpected error under mpiexec: end the whole job, not this process alone."""
+    from . import parallel
+
+    world = parallel._world
+    if world is not None and world.size > 1:
+        import traceback
+        traceback.print_exc()
+        world.abort(1)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,12 @@
 reference's ``.pkl`` files, read safely.
 
 A params file is a NumPy ``.npz`` archive holding ``param_0 ... param_{k-1}``
-in ``model.params`` order, each in its own dtype, and ``format`` (the string
-``fastrnn-params-1``) and ``model`` (the class name).  It is read with
-``allow_pickle=False``: loading a file never runs code.
+in ``model.params`` order, each in its own dtype, ``format`` (the string
+``fastrnn-params-1``) and ``model`` (the class name); a file written by
+``fastrnn train`` also holds ``words`` (the vocabulary, one word a line, as
+UTF-8 bytes) and ``settings`` (JSON).  A checkpoint (``fastrnn.checkpoint``) has
+the same entries and more, so it reads as a params file too.  Files are read
+with ``allow_pickle=False``: loading a file never runs code.
 
 The reference saves a pickled list of float16 arrays.  A pickle can name any
 callable to run while it loads; ``read_reference_pickle`` resolves only the
@@ -13,20 +16,30 @@ three names NumPy arrays need and refuses every other one before it is called.
 from __future__ import annotations
 
 import io as _io
+import json
 import os
 import pickle
 import tempfile
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
 FORMAT = "fastrnn-params-1"
+CHECKPOINT_FORMAT = "fastrnn-checkpoint-1"
+
+
+class ParamsError(ValueError):
+    """A file that is not a readable params file, or params that do not fit a model."""
 
 
 def atomic_write(path, write: Callable) -> None:
-    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it
-    over ``path``: a reader never sees a half-written file, even if the process dies."""
+    """Call ``write(file_object)`` on a temporary file beside ``path``, flush it to
+    disk, and rename it over ``path`` (then flush the directory entry): a reader
+    never sees a half-written file, and after a crash at any moment ``path`` holds
+    either its old or its new content."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -41,11 +54,45 @@ def atomic_write(path, write: Callable) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
+    _fsync_dir(path.parent)
 
 
-def save_params(path, params: Sequence[np.ndarray], model: str) -> None:
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory or ".", os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def check_finite(arrays: Sequence[np.ndarray], what: str = "params") -> None:
+    """Raise ValueError when an array holds NaN or infinity."""
+    for i, a in enumerate(arrays):
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"{what}[{i}] holds non-finite values: not written")
+
+
+def _text_array(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-8"), np.uint8)
+
+
+def save_params(path, params: Sequence[np.ndarray], model: str, words: Sequence[str] | None = None,
+                settings: dict | None = None, extra: dict | None = None, fmt: str = FORMAT) -> None:
+    """Write params (finite values only) with the model's name and, when given,
+    its vocabulary ``words``, its ``settings`` and ``extra`` arrays, atomically."""
+    check_finite(params)
     arrays = {f"param_{i}": np.asarray(p) for i, p in enumerate(params)}
-    atomic_write(path, lambda f: np.savez(f, format=np.array(FORMAT), model=np.array(model), **arrays))
+    if words is not None:
+        arrays["words"] = _text_array("\n".join(words))
+    if settings is not None:
+        arrays["settings"] = _text_array(json.dumps(settings))
+    arrays.update(extra or {})
+    atomic_write(path, lambda f: np.savez(f, format=np.array(fmt), model=np.array(model), **arrays))
 
 
 def _multiarray():
@@ -79,35 +126,80 @@ def read_reference_pickle(path) -> list:
     """The list of arrays in a reference ``.pkl`` params file, read without running code."""
     with open(path, "rb") as f:
         data = f.read()
-    arrays = _ArraysOnly(_io.BytesIO(data)).load()
+    try:
+        arrays = _ArraysOnly(_io.BytesIO(data)).load()
+    except pickle.UnpicklingError as e:
+        if "refused" in str(e):
+            raise
+        raise ParamsError(f"{path} is not a readable params pickle ({e})") from None
+    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, MemoryError) as e:
+        raise ParamsError(f"{path} is not a readable params pickle (truncated or damaged: "
+                          f"{type(e).__name__})") from None
     if not isinstance(arrays, (list, tuple)) or not all(isinstance(a, np.ndarray) for a in arrays):
-        raise ValueError(f"{path} does not hold a list of arrays")
+        raise ParamsError(f"{path} does not hold a list of arrays")
     return list(arrays)
 
 
-def read_params(path) -> tuple:
-    """(arrays, model name) of a params file: fastrnn's ``.npz`` (the name it
-    stores) or the reference's ``.pkl`` (name None), read without running code."""
+@dataclass
+class ParamsFile:
+    """What a params file holds: the arrays in ``model.params`` order, the model's
+    name (None in a reference pickle), and, when stored, the vocabulary and the
+    training run's settings.  ``entries`` gives a checkpoint's other arrays."""
+
+    arrays: list
+    model: str | None
+    words: list | None = None
+    settings: dict | None = None
+    format: str | None = None
+    entries: dict | None = None
+
+
+def _text(z, key: str) -> str | None:
+    return bytes(z[key]).decode("utf-8") if key in z.files else None
+
+
+def read_params(path, formats: tuple = (FORMAT, CHECKPOINT_FORMAT)) -> ParamsFile:
+    """The params of fastrnn's ``.npz`` files (of the given formats) or of the
+    reference's ``.pkl``, read without running code.  Raises OSError when the
+    file cannot be opened and ParamsError when it is not such a file."""
     with open(path, "rb") as f:
-        is_pickle = f.read(1) == b"\x80" or str(path).endswith(".pkl")  # an .npz starts with PK
-    if is_pickle:
-        return read_reference_pickle(path), None
-    with np.load(path, allow_pickle=False) as z:
-        if "format" not in z.files or str(z["format"]) != FORMAT:
-            raise ValueError(f"{path} is not a fastrnn params file ({FORMAT})")
-        return [z[f"param_{i}"] for i in range(sum(k.startswith("param_") for k in z.files))], str(z["model"])
+        head = f.read(4)
+    if not head:
+        raise ParamsError(f"{path} is empty")
+    if head[:1] == b"\x80" or str(path).endswith(".pkl"):
+        return ParamsFile(read_reference_pickle(path), None)
+    if head != b"PK\x03\x04":
+        raise ParamsError(f"{path} is not a params file (neither fastrnn's .npz nor the reference's .pkl)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            fmt = str(z["format"]) if "format" in z.files else None
+            if fmt not in formats:
+                raise ParamsError(f"{path} is not a fastrnn params file" if fmt is None else
+                                  f"{path} has format {fmt}; this fastrnn reads {', '.join(formats)}")
+            count = sum(k.startswith("param_") for k in z.files)
+            arrays = [z[f"param_{i}"] for i in range(count)]
+            words = _text(z, "words")
+            settings = _text(z, "settings")
+            others = {k: z[k] for k in z.files if not k.startswith("param_")
+                      and k not in ("format", "model", "words", "settings")}
+            return ParamsFile(arrays, str(z["model"]), None if words is None else words.split("\n"),
+                              None if settings is None else json.loads(settings), fmt, others)
+    except ParamsError:
+        raise
+    except (zipfile.BadZipFile, EOFError, KeyError, ValueError, OSError) as e:
+        raise ParamsError(f"{path} is not a readable params file (truncated or damaged: {e})") from None
 
 
 def assign(path, params: Sequence[np.ndarray], arrays: Sequence[np.ndarray]) -> None:
     """Copy ``arrays`` (read from ``path``) into ``params`` in place, cast to each
     param's dtype (identities are kept), once all of them fit."""
     if len(arrays) != len(params):
-        raise ValueError(f"{path} holds {len(arrays)} params, the model has {len(params)}")
+        raise ParamsError(f"{path} holds {len(arrays)} params, the model has {len(params)}")
     for i, (p, a) in enumerate(zip(params, arrays)):
         if a.dtype.kind != "f":
-            raise ValueError(f"{path}: param {i} has dtype {a.dtype}, expected floating point")
+            raise ParamsError(f"{path}: param {i} has dtype {a.dtype}, expected floating point")
         if p.shape != a.shape:
-            raise ValueError(f"{path}: param {i} has shape {a.shape}, the model's is {p.shape}")
+            raise ParamsError(f"{path}: param {i} has shape {a.shape}, the model's is {p.shape}")
     for p, a in zip(params, arrays):
         p[...] = a
 
@@ -115,7 +207,7 @@ def assign(path, params: Sequence[np.ndarray], arrays: Sequence[np.ndarray]) -> 
 def load_params(path, params: Sequence[np.ndarray], model: str) -> None:
     """Copy the arrays of ``path`` (fastrnn ``.npz`` of ``model``, or reference
     ``.pkl``) into ``params`` in place."""
-    arrays, stored = read_params(path)
-    if stored is not None and stored != model:
-        raise ValueError(f"{path} holds params of {stored}, not {model}")
-    assign(path, params, arrays)
+    stored = read_params(path)
+    if stored.model is not None and stored.model != model:
+        raise ParamsError(f"{path} holds params of {stored.model}, not {model}")
+    assign(path, params, stored.arrays)

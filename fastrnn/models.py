@@ -1,31 +1,37 @@
 """Language models built from ``fastrnn.time_layers``, as in the reference."""
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from . import _validate as v
-from . import io
+from .base_model import BaseModel
 from .layers.affine import stacked_params
 from .layers.head import AffineSoftmaxLoss
 from .time_layers import TimeAffine, TimeDropout, TimeEmbedding, TimeLSTM, TimeRNN, TimeSoftmaxWithLoss
 
 
-class BaseModel:
-    """``predict``, ``forward``, ``backward``, ``reset_state`` and params files.
+class LanguageModel(BaseModel):
+    """``predict``, ``forward``, ``backward`` and ``reset_state`` of a stack of layers.
 
-    Subclasses set ``layers`` (applied in order by ``predict``), ``loss_layer``
-    and ``params`` / ``grads`` (the layers' own arrays, in layer order).
-    Params files carry the model's name, ``PARAMS_NAME`` (the class name
-    unless a subclass, such as a text generator, shares its parent's params).
+    Subclasses set ``layers`` (applied in order by ``predict``, the first an
+    embedding), ``loss_layer`` and ``params`` / ``grads`` (the layers' own
+    arrays, in layer order).
+
+    ``groups`` (default ``GROUPS``) is the number of groups of batch rows each
+    computed on its own (``fastrnn._groups``): with 2, a model in one process
+    trains exactly as two data-parallel processes of ``groups`` 1 do.
     """
 
-    PARAMS_NAME = None
+    GROUPS = 2
+    groups = GROUPS
 
-    @property
-    def _params_name(self) -> str:
-        return self.PARAMS_NAME or type(self).__name__
+    def set_groups(self, groups: int) -> None:
+        """Compute the batch as ``groups`` groups of rows (``fastrnn._groups``)."""
+        self.groups = v.positive_int(groups, "groups")
+        for layer in self.layers:
+            if hasattr(type(layer), "groups"):
+                layer.groups = self.groups
+        self._head = None
 
     def _check_batch(self, xs, ts=None) -> np.ndarray:
         """Every check of a ``predict`` or ``forward`` call, made before any layer
@@ -60,7 +66,8 @@ class BaseModel:
         *body, last = self.layers
         head = getattr(self, "_head", None)
         if head is None or head.affine is not last or head.loss is not self.loss_layer:
-            head = AffineSoftmaxLoss(last, self.loss_layer) if AffineSoftmaxLoss.fuses(last, self.loss_layer) else None
+            head = (AffineSoftmaxLoss(last, self.loss_layer, self.groups) if AffineSoftmaxLoss.fuses(last, self.loss_layer)
+                    else None)
         self._head = head
         if head is None:
             return self.loss_layer.forward(self.predict(xs), ts)
@@ -84,33 +91,16 @@ class BaseModel:
                 layer.reset_state()
 
     def _collect(self) -> None:
-        """params and grads of every layer, in layer order (the reference's lists)."""
+        """params and grads of every layer, in layer order (the reference's lists);
+        the layers take the model's groups."""
         self.params, self.grads = [], []
         for layer in self.layers:
             self.params += layer.params
             self.grads += layer.grads
-
-    def save_params(self, file_name=None) -> None:
-        """Write params to ``file_name`` (default ``<ClassName>.npz``), atomically."""
-        name = self._params_name
-        io.save_params(file_name if file_name is not None else f"{name}.npz", self.params, name)
-
-    def load_params(self, file_name=None) -> None:
-        """Read params into this model's arrays, in place.
-
-        Reads fastrnn's ``.npz`` files and the reference's ``.pkl`` files (a
-        pickled list of arrays, read without running any code).  The default
-        is ``<ClassName>.npz``, or ``<ClassName>.pkl`` when only that exists.
-        """
-        name = self._params_name
-        if file_name is None:
-            file_name = f"{name}.npz"
-            if not os.path.exists(file_name) and os.path.exists(f"{name}.pkl"):
-                file_name = f"{name}.pkl"
-        io.load_params(file_name, self.params, name)
+        self.set_groups(self.groups)
 
 
-class SimpleRnnlm(BaseModel):
+class SimpleRnnlm(LanguageModel):
     """TimeEmbedding -> TimeRNN(stateful) -> TimeAffine -> TimeSoftmaxWithLoss (float32)."""
 
     def __init__(self, vocab_size: int, wordvec_size: int, hidden_size: int):
@@ -143,7 +133,7 @@ def _lstm_params(D: int, H: int) -> tuple:
             np.zeros(4 * H, "f"))
 
 
-class Rnnlm(BaseModel):
+class Rnnlm(LanguageModel):
     """TimeEmbedding -> TimeLSTM(stateful) -> TimeAffine -> TimeSoftmaxWithLoss (float32)."""
 
     def __init__(self, vocab_size: int = 10000, wordvec_size: int = 100, hidden_size: int = 100):
@@ -167,7 +157,7 @@ class Rnnlm(BaseModel):
         self.lstm_layer.reset_state()
 
 
-class BetterRnnlm(BaseModel):
+class BetterRnnlm(LanguageModel):
     """Two stateful TimeLSTM layers with dropout, output weight tied to the embedding.
 
     TimeEmbedding -> TimeDropout -> TimeLSTM -> TimeDropout -> TimeLSTM ->

@@ -1,14 +1,31 @@
-"""``RnnlmTrainer`` and ``remove_duplicate`` with the reference's semantics."""
+"""``Trainer``, ``RnnlmTrainer`` and ``remove_duplicate`` with the reference's semantics.
+
+Both trainers run one shared training step (``train_step``), which stops a
+diverging run (``TrainingDiverged``) before a non-finite value reaches the
+params.  Progress goes where it suits: a tqdm bar per epoch when both standard
+output and standard error are terminals, else the reference's report lines.
+"""
 from __future__ import annotations
 
+import math
+import sys
 import time
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
-from tqdm import tqdm
 
 from . import _validate as v
 from .util import clip_grads
+
+
+class TrainingDiverged(FloatingPointError):
+    """A loss, gradient norm or param that is not finite.  ``iteration`` counts
+    from 1 in the fit call; ``detail`` says what was found."""
+
+    def __init__(self, iteration: int, detail: str):
+        self.iteration = iteration
+        super().__init__(f"training diverged at iteration {iteration}: {detail} "
+                         "(a smaller learning rate or gradient clipping, max_grad, may help)")
 
 
 def _is_transpose(a: np.ndarray, b: np.ndarray) -> bool:
@@ -40,12 +57,135 @@ def remove_duplicate(params: Sequence[np.ndarray], grads: Sequence[np.ndarray]):
     return params, grads
 
 
+def train_step(model, optimizer, batch_x, batch_t, max_grad: float | None, iteration: int,
+               reduce: Callable | None = None, share: float = 1.0) -> float:
+    """One update: forward, backward, tied grads merged, clipping, the optimizer.
+
+    ``reduce(grads, loss) -> loss``, when given, combines the grads (in place) and
+    the loss of data-parallel replicas after the backward pass, which scales
+    them by this replica's ``share`` of the batch.  Raises
+    ``TrainingDiverged`` (before any param changes) when the loss or the
+    gradient norm is not finite.  Returns the loss.
+    """
+    loss = model.forward(batch_x, batch_t)
+    model.backward(share) if share != 1.0 else model.backward()
+    if reduce is not None:
+        loss = reduce(model.grads, loss * share)
+    if not math.isfinite(loss):
+        raise TrainingDiverged(iteration, f"the loss is {loss}")
+    params, grads = remove_duplicate(model.params, model.grads)
+    if max_grad is not None:
+        norm = clip_grads(grads, max_grad)
+        if not math.isfinite(norm):
+            raise TrainingDiverged(iteration, f"the gradient norm is {norm}")
+    optimizer.update(params, grads)
+    return loss
+
+
+def on_terminal() -> bool:
+    """Whether both standard output and standard error are terminals."""
+    return all(getattr(s, "isatty", lambda: False)() for s in (sys.stdout, sys.stderr))
+
+
+class Report:
+    """Where a fit's progress goes: a tqdm bar per epoch (``bar`` True; report
+    lines are written above it) or the report lines alone."""
+
+    def __init__(self, progress: bool | None):
+        self.bar = on_terminal() if progress is None else bool(progress)
+        self._bar = None
+
+    def epoch(self, iterations, desc: str):
+        """The iterations of an epoch, shown on a bar when ``bar``."""
+        if not self.bar:
+            return iterations
+        from tqdm import tqdm
+        self._bar = tqdm(iterations, desc=desc, leave=False, dynamic_ncols=True)
+        return self._bar
+
+    def line(self, text: str, **postfix) -> None:
+        """One report line; the postfix values go on the bar."""
+        if self._bar is not None:
+            self._bar.set_postfix(postfix)
+            self._bar.write(text)
+        else:
+            print(text, flush=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def _fit_sizes(x, t, max_epoch, batch_size, eval_interval) -> tuple:
+    max_epoch = v.positive_int(max_epoch, "max_epoch")
+    batch_size = v.positive_int(batch_size, "batch_size")
+    if eval_interval is not None:
+        eval_interval = v.positive_int(eval_interval, "eval_interval")
+    if len(x) != len(t):
+        raise ValueError(f"x and t must have the same length, got {len(x)} and {len(t)}")
+    return max_epoch, batch_size, eval_interval
+
+
+class Trainer:
+    """Mini-batch training of a model on (x, t) examples (the reference's chapter 7-8
+    trainer): each epoch draws ``numpy.random.permutation`` of the examples and
+    runs ``len(x) // batch_size`` iterations over consecutive batches of it."""
+
+    def __init__(self, model, optimizer):
+        self.model = model
+        self.optimizer = optimizer
+        self.loss_list = []
+        self.eval_interval = None
+        self.current_epoch = 0
+
+    def fit(self, x, t, max_epoch: int = 10, batch_size: int = 32, max_grad: float | None = None,
+            eval_interval: int | None = 20, progress: bool | None = None) -> None:
+        """Every ``eval_interval`` iterations the mean loss since the last report is
+        appended to ``loss_list`` and reported."""
+        max_epoch, batch_size, eval_interval = _fit_sizes(x, t, max_epoch, batch_size, eval_interval)
+        data_size = len(x)
+        max_iters = data_size // batch_size
+        if max_iters < 1:
+            raise ValueError(f"{data_size} examples are too few for batch_size={batch_size}")
+        self.eval_interval = eval_interval
+        report = Report(progress)
+        total_loss, loss_count = 0.0, 0
+        start_time = time.time()
+        for _ in range(max_epoch):
+            idx = np.random.permutation(np.arange(data_size))
+            x, t = x[idx], t[idx]
+            try:
+                for iters in report.epoch(range(max_iters), f"epoch {self.current_epoch + 1}"):
+                    batch = slice(iters * batch_size, (iters + 1) * batch_size)
+                    loss = train_step(self.model, self.optimizer, x[batch], t[batch], max_grad,
+                                      self.current_epoch * max_iters + iters + 1)
+                    total_loss += loss
+                    loss_count += 1
+                    if eval_interval is not None and iters % eval_interval == 0:
+                        avg_loss = total_loss / loss_count
+                        report.line(f"| epoch {self.current_epoch + 1} |  iter {iters + 1} / {max_iters} "
+                                    f"| time {int(time.time() - start_time)}[s] | loss {avg_loss:.2f}",
+                                    loss=f"{avg_loss:.2f}")
+                        self.loss_list.append(float(avg_loss))
+                        total_loss, loss_count = 0.0, 0
+            finally:
+                report.close()
+            self.current_epoch += 1
+
+    def plot(self, ylim=None, file_name=None) -> None:
+        """Plot ``loss_list``; save to ``file_name`` if given, else show."""
+        _plot(np.arange(len(self.loss_list)), self.loss_list, f"iterations (x{self.eval_interval})", "loss",
+              ylim, file_name)
+
+
 class RnnlmTrainer:
     """Truncated-BPTT training of a stateful language model.
 
     Batch row i reads ``xs`` and ``ts`` from offset ``i * (len(xs) // batch_size)``,
     wrapping at the end; one time index runs on through every iteration and epoch
-    of a ``fit`` call, so each row is a continuous stream.
+    of a ``fit`` call, so each row is a continuous stream.  ``xs`` may be a
+    memory map: a batch reads only its own windows of it.
     """
 
     def __init__(self, model, optimizer):
@@ -67,22 +207,18 @@ class RnnlmTrainer:
 
     def fit(self, xs: np.ndarray, ts: np.ndarray, max_epoch: int = 10, batch_size: int = 20,
             time_size: int = 35, max_grad: float | None = None, eval_interval: int | None = 20,
-            max_iters: int | None = None, progress: bool = True, on_epoch_end=None) -> None:
+            max_iters: int | None = None, progress: bool | None = None, on_epoch_end=None) -> None:
         """Train for ``max_epoch`` epochs of ``len(xs) // (batch_size * time_size)``
         iterations (at most ``max_iters`` when given).
 
         Every ``eval_interval`` iterations the perplexity since the last report is
-        appended to ``ppl_list`` (and the iteration count to ``ppl_iters``) and shown:
-        on a progress bar per epoch with words per second when ``progress``, else as
-        the reference's report line.  ``on_epoch_end(trainer)`` runs after each epoch.
+        appended to ``ppl_list`` (and the iteration count to ``ppl_iters``) and
+        reported: the reference's report line, or a progress bar with the
+        perplexity and words per second (``progress``; default: on a terminal).
+        ``on_epoch_end(trainer)`` runs after each epoch.
         """
-        max_epoch = v.positive_int(max_epoch, "max_epoch")
-        batch_size, time_size = v.positive_int(batch_size, "batch_size"), v.positive_int(time_size, "time_size")
-        if eval_interval is not None:
-            eval_interval = v.positive_int(eval_interval, "eval_interval")
-        xs, ts = np.asarray(xs), np.asarray(ts)
-        if len(xs) != len(ts):
-            raise ValueError(f"xs and ts must have the same length, got {len(xs)} and {len(ts)}")
+        max_epoch, batch_size, eval_interval = _fit_sizes(xs, ts, max_epoch, batch_size, eval_interval)
+        time_size = v.positive_int(time_size, "time_size")
         iters_per_epoch = len(xs) // (batch_size * time_size)
         if iters_per_epoch < 1:
             raise ValueError(f"{len(xs)} words are too few for batch_size={batch_size}, time_size={time_size}")
@@ -92,55 +228,54 @@ class RnnlmTrainer:
         self.ppl_list = []
         self.ppl_iters = []
         self.eval_interval = eval_interval
-        model, optimizer = self.model, self.optimizer
-        total_loss, loss_count = 0.0, 0
+        report = Report(progress)
+        total_loss, loss_count, done = 0.0, 0, 0
         start_time = time.time()
         for _ in range(max_epoch):
-            bar = tqdm(range(iters_per_epoch), desc=f"epoch {self.current_epoch + 1}",
-                       disable=not progress, leave=False)
             epoch_start = time.perf_counter()
-            for iters in bar:
-                batch_x, batch_t = self.get_batch(xs, ts, batch_size, time_size)
-                loss = model.forward(batch_x, batch_t)
-                model.backward()
-                params, grads = remove_duplicate(model.params, model.grads)
-                if max_grad is not None:
-                    clip_grads(grads, max_grad)
-                optimizer.update(params, grads)
-                total_loss += loss
-                loss_count += 1
-                if eval_interval is not None and iters % eval_interval == 0:
-                    ppl = float(np.exp(total_loss / loss_count))
-                    elapsed = time.time() - start_time
-                    words = (iters + 1) * batch_size * time_size / (time.perf_counter() - epoch_start)
-                    bar.set_postfix(ppl=f"{ppl:.2f}", words_per_s=f"{words:,.0f}")
-                    if not progress:
-                        print(f"| epoch {self.current_epoch + 1} |  iter {iters + 1} / {iters_per_epoch} "
-                              f"| time {elapsed:.0f}[s] | perplexity {ppl:.2f}")
-                    self.ppl_list.append(ppl)
-                    self.ppl_iters.append(self.time_idx // time_size)
-                    total_loss, loss_count = 0.0, 0
-            bar.close()
+            try:
+                for iters in report.epoch(range(iters_per_epoch), f"epoch {self.current_epoch + 1}"):
+                    batch_x, batch_t = self.get_batch(xs, ts, batch_size, time_size)
+                    loss = train_step(self.model, self.optimizer, batch_x, batch_t, max_grad, done + 1)
+                    done += 1
+                    total_loss += loss
+                    loss_count += 1
+                    if eval_interval is not None and iters % eval_interval == 0:
+                        ppl = float(np.exp(total_loss / loss_count))
+                        words = (iters + 1) * batch_size * time_size / (time.perf_counter() - epoch_start)
+                        report.line(f"| epoch {self.current_epoch + 1} |  iter {iters + 1} / {iters_per_epoch} "
+                                    f"| time {int(time.time() - start_time)}[s] | perplexity {ppl:.2f}",
+                                    ppl=f"{ppl:.2f}", words_per_s=f"{words:,.0f}")
+                        self.ppl_list.append(ppl)
+                        self.ppl_iters.append(done)
+                        total_loss, loss_count = 0.0, 0
+            finally:
+                report.close()
             self.current_epoch += 1
             if on_epoch_end is not None:
                 on_epoch_end(self)
 
-    def plot(self, ylim=None, file_name=None):
+    def plot(self, ylim=None, file_name=None) -> None:
         """Plot ``ppl_list`` against the iterations done when each was reported (log
         scale); save to ``file_name`` if given, else show."""
-        import matplotlib.pyplot as plt
+        _plot(self.ppl_iters, self.ppl_list, "iterations", "training perplexity", ylim, file_name, log=True)
 
-        fig, ax = plt.subplots()
-        ax.plot(self.ppl_iters, self.ppl_list, marker=".")
+
+def _plot(x, y, xlabel: str, ylabel: str, ylim, file_name, log: bool = False) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot(x, y, marker=".")
+    if log:
         ax.set_yscale("log")
-        ax.set_xlabel("iterations")
-        ax.set_ylabel("training perplexity")
-        ax.grid(True, which="both", alpha=0.3)
-        if ylim is not None:
-            ax.set_ylim(*ylim)
-        if file_name is None:
-            plt.show()
-        else:
-            from .io import atomic_write
-            atomic_write(file_name, lambda f: fig.savefig(f, format="png"))
-        plt.close(fig)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.3)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    if file_name is None:
+        plt.show()
+    else:
+        from .io import atomic_write
+        atomic_write(file_name, lambda f: fig.savefig(f, format="png"))
+    plt.close(fig)

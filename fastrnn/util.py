@@ -1,8 +1,10 @@
-"""Training helpers of the reference: gradient clipping and perplexity."""
+"""The reference's ``common.util`` helpers of the RNN chapters: gradient clipping,
+perplexity, seq2seq evaluation, and the CPU/GPU moves (no-ops here)."""
 from __future__ import annotations
 
 import inspect
 import math
+import os
 from typing import Sequence
 
 import numpy as np
@@ -11,15 +13,17 @@ from . import _validate as v
 from ._elementwise import scale_, sum_of_squares
 
 
-def clip_grads(grads: Sequence[np.ndarray], max_norm: float) -> None:
+def clip_grads(grads: Sequence[np.ndarray], max_norm: float) -> float:
     """Scale every grad in place by ``max_norm / (norm + 1e-6)`` when the global L2
-    norm of all grads exceeds ``max_norm``."""
+    norm of all grads exceeds ``max_norm``; returns that norm (before clipping).
+    Grads whose norm is not finite are left alone."""
     max_norm = v.positive(max_norm, "max_norm")
-    total = sum(sum_of_squares(g) for g in grads)
-    rate = max_norm / (math.sqrt(total) + 1e-6)
+    norm = math.sqrt(sum(sum_of_squares(g) for g in grads))
+    rate = max_norm / (norm + 1e-6)
     if rate < 1:
         for g in grads:
             scale_(g, rate)
+    return norm
 
 
 def _takes_train_flg(model) -> bool:
@@ -58,3 +62,42 @@ def eval_perplexity(model, corpus: np.ndarray, batch_size: int = 10, time_size: 
         ts = corpus[(pos + 1) % corpus_size]
         total_loss += model.forward(xs, ts, **kwargs)
     return float(np.exp(total_loss / max_iters))
+
+
+def to_cpu(x):
+    """x itself: fastrnn's arrays live on the CPU already (the reference's CuPy helper)."""
+    return x
+
+
+def to_gpu(x):
+    """x itself: fastrnn runs on the CPU (the reference moves x to CuPy)."""
+    return x
+
+
+def eval_seq2seq(model, question, correct, id_to_char, verbose: bool = False, is_reverse: bool = False) -> int:
+    """1 if ``model.generate(question, start_id, n)`` gives the answer, else 0.
+
+    ``correct`` holds the start id, then the n ids of the answer.  ``verbose``
+    prints the question (put back in order when ``is_reverse``), the answer, and
+    the guess after a green check or a red cross (``O`` / ``X`` on Windows),
+    then ``---``.
+    """
+    correct = np.asarray(correct).flatten()
+    start_id, correct = correct[0], correct[1:]
+    guess = model.generate(question, start_id, len(correct))
+    question = "".join(id_to_char[int(c)] for c in np.asarray(question).flatten())
+    correct = "".join(id_to_char[int(c)] for c in correct)
+    guess = "".join(id_to_char[int(c)] for c in guess)
+    if verbose:
+        if is_reverse:
+            question = question[::-1]
+        print("Q", question)
+        print("T", correct)
+        windows = os.name == "nt"
+        if correct == guess:
+            mark = "O" if windows else "\033[92m\u2611\033[0m"
+        else:
+            mark = "X" if windows else "\033[91m\u2612\033[0m"
+        print(mark + " " + guess)
+        print("---")
+    return 1 if guess == correct else 0

@@ -1,4 +1,5 @@
 """Embedding gather and its race-free scatter-add gradient."""
+import numpy as np
 from numba import njit, prange
 
 from .config import PJIT
@@ -18,13 +19,37 @@ def embedding_gather(W, ids, out):
 
 
 @njit(**PJIT)
-def embedding_scatter_add(dout, ids, dW):
-    """dW (V, D) = sum over r of onehot(ids[r]) dout[r]; dout (R, D)."""
-    V = dW.shape[0]
+def embedding_scatter_add(dout, ids, dW, bounds):
+    """dW (V, D) = sum over r of onehot(ids[r]) dout[r]; dout (R, D).
+
+    The rows come in groups (``bounds``: group g is rows bounds[g]:bounds[g+1]):
+    each group's sum for an id is made in order of occurrence, and the groups'
+    sums are then added in group order, as processes that each hold one group
+    would add theirs (``fastrnn.parallel``).
+    """
+    V, D = dW.shape
+    G = bounds.size - 1
+    scratch = np.empty((V if G > 1 else 0, D), dW.dtype)  # a later group's sums, rows of its ids only
+    pending = np.full(V if G > 1 else 0, -1, np.int64)  # the group whose sum scratch[i] holds
     for p in prange(ID_PARTITIONS):
         for i in range(p, V, ID_PARTITIONS):
             dW[i, :] = 0
-        for r in range(ids.shape[0]):
+        for r in range(bounds[0], bounds[1]):
             i = ids[r]
             if i % ID_PARTITIONS == p:
                 dW[i, :] += dout[r, :]
+        for g in range(1, G):
+            for r in range(bounds[g], bounds[g + 1]):
+                i = ids[r]
+                if i % ID_PARTITIONS != p:
+                    continue
+                if pending[i] == g:
+                    scratch[i, :] += dout[r, :]
+                else:
+                    scratch[i, :] = dout[r, :]
+                    pending[i] = g
+            for r in range(bounds[g], bounds[g + 1]):
+                i = ids[r]
+                if i % ID_PARTITIONS == p and pending[i] == g:
+                    dW[i, :] += scratch[i, :]
+                    pending[i] = -1

@@ -13,7 +13,7 @@ from numba import njit, prange
 from .blas import gemm
 from .config import JIT, PJIT
 from .gates import activate
-from .tiles import batch_tiles, span, unit_tiles
+from .tiles import by_units, row_tiles, span, unit_tiles
 
 
 @njit(**JIT)
@@ -62,33 +62,36 @@ def _forward_candidate(t, r0, r1, j0, j1, a, xw, b, Wh, hs, gates, rh, hprev):
 
 
 @njit(**PJIT)
-def gru_forward(xw, b, Wh, h0, hs, gates, rh, hprev):
-    """GRU over T steps.
+def gru_forward(xw, b, Wh, h0, hs, gates, rh, hprev, bounds):
+    """GRU over T steps, the batch in groups of rows ``bounds`` (``kernels.tiles``).
 
     xw (N, T, 3H) = xs @ Wx; b (3H,); Wh (H, 3H); h0 (N, H).  Writes
     hs (N, T, H) = h_t; gates (N, T, 3H) = (z, r, h_hat); rh (N, T, H) =
     r*h_{t-1}; hprev (N, T, H) = h_{t-1}.
     """
-    N, T, H3 = xw.shape
+    T, H3 = xw.shape[1], xw.shape[2]
     H = H3 // 3
-    nunits, usize = unit_tiles(N, H, 3)
-    if nunits == 1:
-        nrows, rsize = batch_tiles(N)
-        for k in prange(nrows):
-            r0, r1 = span(k, rsize, N)
-            a = np.empty((r1 - r0, 2 * H), xw.dtype)
-            for t in range(T):
-                _forward_gates(t, r0, r1, 0, H, a, xw, b, Wh, h0, hs, gates, rh, hprev)
-                _forward_candidate(t, r0, r1, 0, H, a, xw, b, Wh, hs, gates, rh, hprev)
-    else:
-        scratch = np.empty((nunits, N, 2 * usize), xw.dtype)
+    tiles = row_tiles(bounds, H3 * H)
+    for k in prange(tiles.shape[0]):
+        r0, r1 = tiles[k, 0], tiles[k, 1]
+        a = np.empty((r1 - r0, 2 * H), xw.dtype)
+        for t in range(T):
+            _forward_gates(t, r0, r1, 0, H, a, xw, b, Wh, h0, hs, gates, rh, hprev)
+            _forward_candidate(t, r0, r1, 0, H, a, xw, b, Wh, hs, gates, rh, hprev)
+    nunits, usize = unit_tiles(H)
+    for g in range(bounds.size - 1):
+        g0, g1 = bounds[g], bounds[g + 1]
+        if g1 == g0 or not by_units(g1 - g0, H3 * H):
+            continue
+        scratch = np.empty((nunits, g1 - g0, 2 * usize), xw.dtype)
         for t in range(T):
             for k in prange(nunits):
                 j0, j1 = span(k, usize, H)
-                _forward_gates(t, 0, N, j0, j1, scratch[k, :, :2 * (j1 - j0)], xw, b, Wh, h0, hs, gates, rh, hprev)
+                _forward_gates(t, g0, g1, j0, j1, scratch[k, :, :2 * (j1 - j0)], xw, b, Wh, h0, hs, gates, rh, hprev)
             for k in prange(nunits):
                 j0, j1 = span(k, usize, H)
-                _forward_candidate(t, 0, N, j0, j1, scratch[k, :, :2 * (j1 - j0)], xw, b, Wh, hs, gates, rh, hprev)
+                _forward_candidate(t, g0, g1, j0, j1, scratch[k, :, :2 * (j1 - j0)], xw, b, Wh, hs, gates, rh,
+                                   hprev)
 
 
 @njit(**JIT)
@@ -135,34 +138,36 @@ def _backward_reset(t, r0, r1, j0, j1, dh, carry, WhT, gates, hprev, dA):
 
 
 @njit(**PJIT)
-def gru_backward(dhs, WhT, gates, hprev, dA, dh0):
-    """Backprop through time of ``gru_forward``.
+def gru_backward(dhs, WhT, gates, hprev, dA, dh0, bounds):
+    """Backprop through time of ``gru_forward``, the same groups of rows.
 
     dhs (N, T, H) upstream gradient; WhT (3H, H) = Wh.T; gates, hprev from
     the forward.  Writes dA (N, T, 3H) = dL/d(pre-activations) and dh0 (N, H).
     """
     N, T, H = dhs.shape
-    nunits, usize = unit_tiles(N, H, 3)
     dh = np.empty((N, H), dhs.dtype)
     carry = np.zeros((N, H), dhs.dtype)
-    if nunits == 1:
-        nrows, rsize = batch_tiles(N)
-        for k in prange(nrows):
-            r0, r1 = span(k, rsize, N)
-            for t in range(T - 1, -1, -1):
-                _backward_update(t, r0, r1, 0, H, dh, carry, dhs, WhT, gates, hprev, dA)
-                _backward_reset(t, r0, r1, 0, H, dh, carry, WhT, gates, hprev, dA)
-            gemm(dA[r0:r1, 0, :2 * H], WhT[:2 * H], dh0[r0:r1])
-            dh0[r0:r1] += carry[r0:r1]
-    else:
+    tiles = row_tiles(bounds, 3 * H * H)
+    for k in prange(tiles.shape[0]):
+        r0, r1 = tiles[k, 0], tiles[k, 1]
+        for t in range(T - 1, -1, -1):
+            _backward_update(t, r0, r1, 0, H, dh, carry, dhs, WhT, gates, hprev, dA)
+            _backward_reset(t, r0, r1, 0, H, dh, carry, WhT, gates, hprev, dA)
+        gemm(dA[r0:r1, 0, :2 * H], WhT[:2 * H], dh0[r0:r1])
+        dh0[r0:r1] += carry[r0:r1]
+    nunits, usize = unit_tiles(H)
+    for g in range(bounds.size - 1):
+        g0, g1 = bounds[g], bounds[g + 1]
+        if g1 == g0 or not by_units(g1 - g0, 3 * H * H):
+            continue
         for t in range(T - 1, -1, -1):
             for k in prange(nunits):
                 j0, j1 = span(k, usize, H)
-                _backward_update(t, 0, N, j0, j1, dh, carry, dhs, WhT, gates, hprev, dA)
+                _backward_update(t, g0, g1, j0, j1, dh, carry, dhs, WhT, gates, hprev, dA)
             for k in prange(nunits):
                 j0, j1 = span(k, usize, H)
-                _backward_reset(t, 0, N, j0, j1, dh, carry, WhT, gates, hprev, dA)
+                _backward_reset(t, g0, g1, j0, j1, dh, carry, WhT, gates, hprev, dA)
         for k in prange(nunits):
             j0, j1 = span(k, usize, H)
-            gemm(dA[:, 0, :2 * H], WhT[:2 * H, j0:j1], dh0[:, j0:j1])
-            dh0[:, j0:j1] += carry[:, j0:j1]
+            gemm(dA[g0:g1, 0, :2 * H], WhT[:2 * H, j0:j1], dh0[g0:g1, j0:j1])
+            dh0[g0:g1, j0:j1] += carry[g0:g1, j0:j1]

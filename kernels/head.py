@@ -75,11 +75,14 @@ def head_forward(x1, Wb, t, E, tmax, tsum, tlabel):
 
 
 @njit(**PJIT)
-def head_backward(x1, E, c, t, scale, WT, dWb, parts, dx):
+def head_backward(x1, E, c, t, scale, WT, dWb, parts, dx, accumulate):
     """x1 (R, D+1), E (count, R, width) and c (count, R) from the forward; t (R,) labels,
     a label outside [0, V) (an ignored row, whose c is 0) adding no label term;
-    WT (V, D) the transposed weight.  Writes dWb (D+1, V), dx (R, D), using
-    parts (GROUPS, R, D) as scratch."""
+    WT (V, D) the transposed weight.  Writes dx (R, D), using parts (GROUPS, R, D)
+    as scratch, and dWb (D+1, V), or adds this call's dWb to it (``accumulate``:
+    each tile's part is made whole, then added).  Every tile's part is the same
+    either way, so calls over groups of rows add up, in their order, as one
+    process per group would."""
     V, R = WT.shape[0], E.shape[1]
     D1, D = x1.shape[1], WT.shape[1]
     count, width = column_tiles(R, V)
@@ -88,6 +91,7 @@ def head_backward(x1, E, c, t, scale, WT, dWb, parts, dx):
         first, stop = _group(g, count)
         X = np.empty((R, D1), x1.dtype)
         P = np.empty((R, D), x1.dtype)
+        S = np.empty((D1, width if accumulate else 0), x1.dtype)
         part = parts[g]
         part[:] = 0
         for k in range(first, stop):
@@ -96,7 +100,8 @@ def head_backward(x1, E, c, t, scale, WT, dWb, parts, dx):
                 ck = c[k, r]
                 for i in range(D1):
                     X[r, i] = ck * x1[r, i]
-            gemm(X.T, E[k, :, :c1 - c0], dWb[:, c0:c1])
+            out = S[:, :c1 - c0] if accumulate else dWb[:, c0:c1]
+            gemm(X.T, E[k, :, :c1 - c0], out)
             gemm(E[k, :, :c1 - c0], WT[c0:c1], P)
             for r in range(R):
                 ck = c[k, r]
@@ -105,7 +110,9 @@ def head_backward(x1, E, c, t, scale, WT, dWb, parts, dx):
                 label = t[r]
                 if c0 <= label < c1:
                     for i in range(D1):
-                        dWb[i, label] -= scale * x1[r, i]
+                        out[i, label - c0] -= scale * x1[r, i]
                     for j in range(D):
                         part[r, j] -= scale * WT[label, j]
+            if accumulate:
+                dWb[:, c0:c1] += out
     sum_parts(parts[:groups], dx)

@@ -7,7 +7,8 @@ The input projection ``xs @ Wx`` and the weight gradients are single matrix
 products done by the caller.  Each step of a block (rows r0:r1, hidden units
 j0:j1) does its recurrent product and then the gate non-linearities of those
 units; ``kernels.tiles`` decides whether blocks are row tiles that run all T
-steps (one parallel region a call) or unit tiles of every row (one a step).
+steps (one parallel region a call) or unit tiles of every row (one a step),
+for each group of rows on its own.
 """
 import numpy as np
 from numba import njit, prange
@@ -16,7 +17,7 @@ from .blas import gemm
 from .config import JIT, PJIT
 from .gates import activate
 from .mathfn import tanh
-from .tiles import batch_tiles, span, unit_tiles
+from .tiles import by_units, row_tiles, span, unit_tiles
 
 
 @njit(**JIT)
@@ -47,30 +48,32 @@ def _forward_block(t, r0, r1, j0, j1, a, xw, b, Wh, h0, c0, hs, cs, gates, hprev
 
 
 @njit(**PJIT)
-def lstm_forward(xw, b, Wh, h0, c0, hs, cs, gates, hprev):
-    """LSTM over T steps.
+def lstm_forward(xw, b, Wh, h0, c0, hs, cs, gates, hprev, bounds):
+    """LSTM over T steps, the batch in groups of rows ``bounds`` (``kernels.tiles``).
 
     xw (N, T, 4H) = xs @ Wx; b (4H,); Wh (H, 4H); h0, c0 (N, H).
     Writes hs, cs (N, T, H) = h_t, c_t; gates (N, T, 4H) = (f, g, i, o);
     hprev (N, T, H) = h_{t-1}.
     """
-    N, T, H4 = xw.shape
+    T, H4 = xw.shape[1], xw.shape[2]
     H = H4 // 4
-    nunits, usize = unit_tiles(N, H, 4)
-    if nunits == 1:
-        nrows, rsize = batch_tiles(N)
-        for k in prange(nrows):
-            r0, r1 = span(k, rsize, N)
-            a = np.empty((r1 - r0, H4), xw.dtype)
-            for t in range(T):
-                _forward_block(t, r0, r1, 0, H, a, xw, b, Wh, h0, c0, hs, cs, gates, hprev)
-    else:
-        scratch = np.empty((nunits, N, 4 * usize), xw.dtype)
+    tiles = row_tiles(bounds, H4 * H)
+    for k in prange(tiles.shape[0]):
+        r0, r1 = tiles[k, 0], tiles[k, 1]
+        a = np.empty((r1 - r0, H4), xw.dtype)
+        for t in range(T):
+            _forward_block(t, r0, r1, 0, H, a, xw, b, Wh, h0, c0, hs, cs, gates, hprev)
+    nunits, usize = unit_tiles(H)
+    for g in range(bounds.size - 1):
+        g0, g1 = bounds[g], bounds[g + 1]
+        if g1 == g0 or not by_units(g1 - g0, H4 * H):
+            continue
+        scratch = np.empty((nunits, g1 - g0, 4 * usize), xw.dtype)
         for t in range(T):
             for k in prange(nunits):
                 j0, j1 = span(k, usize, H)
-                a = scratch[k, :, :4 * (j1 - j0)]
-                _forward_block(t, 0, N, j0, j1, a, xw, b, Wh, h0, c0, hs, cs, gates, hprev)
+                _forward_block(t, g0, g1, j0, j1, scratch[k, :, :4 * (j1 - j0)], xw, b, Wh, h0, c0, hs, cs,
+                               gates, hprev)
 
 
 @njit(**JIT)
@@ -112,30 +115,32 @@ def _backward_block(t, r0, r1, j0, j1, dh, tc, dhs, WhT, c0, cs, gates, dA, dc):
 
 
 @njit(**PJIT)
-def lstm_backward(dhs, WhT, c0, cs, gates, dA, dh0, dc):
-    """Backprop through time of ``lstm_forward``.
+def lstm_backward(dhs, WhT, c0, cs, gates, dA, dh0, dc, bounds):
+    """Backprop through time of ``lstm_forward``, the same groups of rows.
 
     dhs (N, T, H) upstream gradient; WhT (4H, H) = Wh.T; c0 (N, H); cs, gates
     from the forward.  dc (N, H) holds dL/dc_T on entry and dL/dc_0 on exit.
     Writes dA (N, T, 4H) = dL/d(pre-activations) and dh0 (N, H) = dL/dh_0.
     """
     N, T, H = dhs.shape
-    nunits, usize = unit_tiles(N, H, 4)
     dh = np.empty((N, H), dhs.dtype)
-    if nunits == 1:
-        nrows, rsize = batch_tiles(N)
-        for k in prange(nrows):
-            r0, r1 = span(k, rsize, N)
-            tc = np.empty(H, dhs.dtype)
-            for t in range(T - 1, -1, -1):
-                _backward_block(t, r0, r1, 0, H, dh, tc, dhs, WhT, c0, cs, gates, dA, dc)
-            gemm(dA[r0:r1, 0], WhT, dh0[r0:r1])
-    else:
+    tiles = row_tiles(bounds, 4 * H * H)
+    for k in prange(tiles.shape[0]):
+        r0, r1 = tiles[k, 0], tiles[k, 1]
+        tc = np.empty(H, dhs.dtype)
+        for t in range(T - 1, -1, -1):
+            _backward_block(t, r0, r1, 0, H, dh, tc, dhs, WhT, c0, cs, gates, dA, dc)
+        gemm(dA[r0:r1, 0], WhT, dh0[r0:r1])
+    nunits, usize = unit_tiles(H)
+    for g in range(bounds.size - 1):
+        g0, g1 = bounds[g], bounds[g + 1]
+        if g1 == g0 or not by_units(g1 - g0, 4 * H * H):
+            continue
         scratch = np.empty((nunits, usize), dhs.dtype)
         for t in range(T - 1, -1, -1):
             for k in prange(nunits):
                 j0, j1 = span(k, usize, H)
-                _backward_block(t, 0, N, j0, j1, dh, scratch[k, :j1 - j0], dhs, WhT, c0, cs, gates, dA, dc)
+                _backward_block(t, g0, g1, j0, j1, dh, scratch[k, :j1 - j0], dhs, WhT, c0, cs, gates, dA, dc)
         for k in prange(nunits):
             j0, j1 = span(k, usize, H)
-            gemm(dA[:, 0], WhT[:, j0:j1], dh0[:, j0:j1])
+            gemm(dA[g0:g1, 0], WhT[:, j0:j1], dh0[g0:g1, j0:j1])

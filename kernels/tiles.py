@@ -10,7 +10,13 @@ too small to split (N < 2*MIN_ROW_TILE) with a wide cell would run on one
 thread, so such a kernel instead splits every step's work over tiles of hidden
 units, one parallel region a step.  Tiles depend on the shapes only, never on
 the thread count, so results do not depend on the thread count.
+
+A batch may come in groups of rows (``bounds``: group g is rows
+``bounds[g]:bounds[g+1]``), each tiled as if it were a batch of its own: a
+group then gives the very results, bit for bit, that a process holding only
+those rows gives (``fastrnn.parallel``).
 """
+import numpy as np
 from numba import njit
 
 from .config import JIT
@@ -43,10 +49,37 @@ def span(k, size, n):
 
 
 @njit(**JIT)
-def unit_tiles(N, H, G):
-    """Number and size of the hidden-unit tiles of a step of a cell with G gates
-    (1 tile: split by rows instead)."""
-    if batch_tiles(N)[0] > 1 or N * H * G * H < WIDE_STEP:
-        return 1, H
+def unit_tiles(H):
+    """Number and size of the hidden-unit tiles of a step split over hidden units."""
     count = min(MAX_UNIT_TILES, max(1, H // MIN_UNIT_TILE))
     return count, (H + count - 1) // count
+
+
+@njit(**JIT)
+def row_tiles(bounds, work):
+    """Row tiles (count, 2) of the groups that split by rows, each group tiled on
+    its own by ``batch_tiles``.  ``work``: multiply-adds of one row's step
+    (G*H*H), which decides with the group's size whether a group splits over
+    hidden units instead (``unit_tiles``); 0 for a kernel that always splits by rows."""
+    count = 0
+    for g in range(bounds.size - 1):
+        n = bounds[g + 1] - bounds[g]
+        if n > 0 and not by_units(n, work):
+            count += batch_tiles(n)[0]
+    tiles = np.empty((count, 2), np.int64)
+    k = 0
+    for g in range(bounds.size - 1):
+        g0, n = bounds[g], bounds[g + 1] - bounds[g]
+        if n > 0 and not by_units(n, work):
+            ntiles, size = batch_tiles(n)
+            for i in range(ntiles):
+                r0, r1 = span(i, size, n)
+                tiles[k, 0], tiles[k, 1] = g0 + r0, g0 + r1
+                k += 1
+    return tiles
+
+
+@njit(**JIT)
+def by_units(N, work):
+    """Whether a batch (or group) of N rows splits over hidden units."""
+    return batch_tiles(N)[0] == 1 and N * work >= WIDE_STEP

@@ -1,52 +1,89 @@
+"""``fastrnn train``, ``eval`` and ``generate`` end to end, as a user runs them."""
 import re
-import subprocess
-import sys
 
 import numpy as np
 
-from fastrnn import SimpleRnnlm
+from cli_support import SMALL, fastrnn, markov_files, text_args, value
+from fastrnn import BetterRnnlm, SimpleRnnlm
+from fastrnn.io import read_params
+
+BEST = 2.0
+"""The best possible perplexity of the Markov corpus (its entropy rate is log 2)."""
 
 
-def test_train_short_run_writes_params_and_plot(tmp_path):
-    out = subprocess.run(
-        [sys.executable, "-m", "fastrnn", "train", "--model", "simple", "--epochs", "1", "--max-iters", "12",
-         "--eval-interval", "4", "--wordvec-size", "16", "--hidden-size", "16", "--out", str(tmp_path),
-         "--no-progress"], capture_output=True, text=True, check=True).stdout
-    valid = float(re.search(r"^valid perplexity: ([\d.]+)$", out, re.M).group(1))
-    test = float(re.search(r"^test perplexity: ([\d.]+)$", out, re.M).group(1))
-    assert 100 < test < 10_000 and 100 < valid < 10_000
-    assert (tmp_path / "ppl.png").stat().st_size > 0
+def test_learns_own_text_to_near_its_entropy_and_saved_params_reload(tmp_path):
+    files = markov_files(tmp_path)
+    out = fastrnn("train", *text_args(files, tmp_path / "cache"), *SMALL, "--epochs", 2, "--out", tmp_path / "run")
+    assert out.stdout.count("converted") == 3 and "train.txt: 30,000 words" in out.stdout  # each file once
+    test = value("test perplexity", out.stdout)
+    assert BEST * 0.98 <= test <= BEST * 1.1, test  # learned the chain (a model that learned nothing: 13)
+    stored = read_params(tmp_path / "run" / "params.npz")
+    tokens = files["train"].read_text().replace("\n", " <eos> ").split()
+    assert stored.model == "Rnnlm" and stored.words == [*dict.fromkeys(tokens), "<unk>"]  # the vocabulary travels
+    again = fastrnn("eval", tmp_path / "run" / "params.npz", "--cache-dir", tmp_path / "cache")
+    assert f"test perplexity: {test:.2f}" in again.stdout  # its own test file, from the params' settings
+    assert "converted" not in again.stdout  # reused
+    text = fastrnn("generate", tmp_path / "run" / "params.npz", "--start", "w3", "--length", 30, "--seed", 2).stdout
+    words = text.replace(".", " ").split()
+    assert words[0] == "w3" and len(words) == 30 and set(words) <= {f"w{i}" for i in range(12)}
+    chain = {f"w{i}": {f"w{(i + 1) % 13}", f"w{(i + 5) % 13}"} for i in range(12)}
+    follows = sum(b in chain[a] for a, b in zip(words, words[1:]) if a in chain)
+    assert follows >= 0.8 * (len(words) - 1 - text.count("."))  # mostly the chain's transitions
+
+
+def test_second_run_does_not_convert_and_an_edited_source_converts_again(tmp_path):
+    files = markov_files(tmp_path, sizes=(3_000, 600, 600))
+    args = (*text_args(files, tmp_path / "cache"), *SMALL, "--epochs", 1, "--max-iters", 3)
+    assert fastrnn("train", *args).stdout.count("converted") == 3
+    assert "converted" not in fastrnn("train", *args).stdout
+    with open(files["valid"], "a", encoding="utf-8") as f:
+        f.write("w1 w2\n")
+    out = fastrnn("train", *args).stdout
+    assert out.count("converted") == 1 and "converted " + str(files["valid"]) in out
+
+
+def test_better_keeps_its_best_params_and_they_reload_to_its_perplexity(tmp_path):
+    files = markov_files(tmp_path)
+    out = fastrnn("train", "--model", "better", *text_args(files, tmp_path / "cache"), "--batch-size", 10,
+                  "--time-size", 10, "--wordvec-size", 24, "--hidden-size", 24, "--lr", 8, "--epochs", 3,
+                  "--max-iters", 40, "--no-progress", "--out", tmp_path / "run", "--dropout", 0.2).stdout
+    valids = [float(v) for v in re.findall(r"^epoch \d: valid perplexity ([\d.]+)", out, re.M)]
+    assert len(valids) == 3 and value("valid perplexity", out) == min(valids)
+    assert value("test perplexity", out) <= BEST * 1.5
+    reloaded = fastrnn("eval", tmp_path / "run" / "params.npz", "--test-file", files["valid"],
+                       "--cache-dir", tmp_path / "cache").stdout
+    assert f"test perplexity: {min(valids):.2f}" in reloaded  # what was saved is the best
+    model = BetterRnnlm(13 + 1, 24, 24)
+    model.load_params(tmp_path / "run" / "params.npz")
+    assert model.params[-2].base is model.params[0]  # still tied after loading
+
+
+def test_ptb_short_run_writes_params_plot_and_checkpoint(tmp_path):
+    out = fastrnn("train", "--model", "simple", "--epochs", 1, "--max-iters", 12, "--eval-interval", 4,
+                  "--wordvec-size", 16, "--hidden-size", 16, "--out", tmp_path, "--no-progress").stdout
+    assert out.startswith("training SimpleRnnlm on the Penn Treebank (929,589 words, vocabulary 10,000)")
+    assert len(re.findall(r"^\| epoch 1 \|  iter \d+ / 12 \| time \d+\[s\] \| perplexity", out, re.M)) == 3
+    assert value("test perplexity", out) < 0.5 * 10_000  # 12 steps: learned the word frequencies a little
+    assert (tmp_path / "ppl.png").stat().st_size > 0 and (tmp_path / "checkpoint.npz").exists()
     model = SimpleRnnlm(10_000, 16, 16)
     model.load_params(tmp_path / "params.npz")
-    assert np.isfinite(model.params[0]).all()
+    ppl = fastrnn("eval", tmp_path / "params.npz").stdout
+    assert f"test perplexity: {value('test perplexity', out):.2f}" in ppl
 
 
-def test_bad_option_is_a_usage_error():
-    run = subprocess.run([sys.executable, "-m", "fastrnn", "train", "--lr", "-3"], capture_output=True, text=True)
-    assert run.returncode == 2 and "expected a number > 0" in run.stderr
+def test_rnnlm_is_the_default_model():
+    out = fastrnn("train", "--epochs", 1, "--max-iters", 2, "--no-progress", "--eval-interval", 1).stdout
+    assert out.startswith("training Rnnlm on the Penn Treebank") and "lr 20," in out and "D=100, H=100" in out
 
 
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "fastrnn", *args], capture_output=True, text=True, check=True).stdout
-
-
-def test_better_short_run_keeps_best_params_and_generates(tmp_path):
-    out = run_cli("train", "--model", "better", "--epochs", "2", "--max-iters", "3", "--eval-interval", "2",
-                  "--wordvec-size", "24", "--hidden-size", "24", "--out", str(tmp_path), "--no-progress")
-    valids = [float(v) for v in re.findall(r"^epoch \d: valid perplexity ([\d.]+)", out, re.M)]
-    assert len(valids) == 2
-    assert float(re.search(r"^valid perplexity: ([\d.]+)$", out, re.M).group(1)) == min(valids)
-    assert 100 < float(re.search(r"^test perplexity: ([\d.]+)$", out, re.M).group(1)) < 10_000
-    from fastrnn import BetterRnnlm
-    model = BetterRnnlm(10_000, 24, 24)
-    model.load_params(tmp_path / "params.npz")
-    text = run_cli("generate", str(tmp_path / "params.npz"), "--start", "the", "--length", "12", "--seed", "1")
-    words = text.split()
-    assert words[0] == "the" and len([w for w in words if w != "."]) >= 8
-    assert text == run_cli("generate", str(tmp_path / "params.npz"), "--start", "the", "--length", "12",
-                           "--seed", "1")  # seeded sampling
-
-
-def test_rnnlm_is_the_default_model(tmp_path):
-    out = run_cli("train", "--epochs", "1", "--max-iters", "2", "--no-progress", "--eval-interval", "1")
-    assert out.startswith("training Rnnlm") and "lr 20.0" in out and "D=100, H=100" in out
+def test_reference_pickle_evaluates_and_generates(tmp_path):
+    np.random.seed(0)
+    from fastrnn import Rnnlm
+    import pickle
+    model = Rnnlm(10_000, 8, 8)
+    with open(tmp_path / "Rnnlm.pkl", "wb") as f:
+        pickle.dump([p.astype(np.float16) for p in model.params], f)
+    out = fastrnn("eval", tmp_path / "Rnnlm.pkl").stdout
+    assert "test perplexity:" in out and "(rnnlm," in out
+    text = fastrnn("generate", tmp_path / "Rnnlm.pkl", "--start", "the", "--length", 5).stdout
+    assert text.split()[0] == "the"

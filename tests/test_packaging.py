@@ -1,4 +1,4 @@
-"""The wheel a user installs carries the kernels as fastrnn.kernels and the PTB data."""
+"""The wheel a user installs carries the kernels as fastrnn.kernels and its data sets."""
 import subprocess
 import sys
 import zipfile
@@ -16,4 +16,5 @@ def test_wheel_contents(tmp_path):
     assert {f"fastrnn/kernels/{k}" for k in kernels} <= names
     assert not any(n.startswith("kernels/") for n in names)  # no generic top-level module
     assert {f"fastrnn/datasets/data/ptb.{s}.txt.gz" for s in ("train", "valid", "test")} <= names
+    assert {"fastrnn/datasets/data/addition.txt.gz", "fastrnn/datasets/data/date.txt.gz"} <= names
     assert any(n.endswith("entry_points.txt") for n in names)

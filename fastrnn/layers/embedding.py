@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _groups
 from .. import _validate as v
 from ..kernels.embedding import embedding_gather, embedding_scatter_add
 
@@ -15,6 +16,8 @@ class Embedding:
     """
 
     _ids_spec, _ids_name = (None,), "idx"
+    groups = 1
+    """Groups of batch rows whose gradients are summed each on its own (``fastrnn._groups``)."""
 
     def __init__(self, W: np.ndarray):
         self.dtype = v.params_dtype(type(self).__name__, (W,), ("W",))
@@ -42,7 +45,10 @@ class Embedding:
         D = dW.shape[1]
         dout = v.float_array(dout, "dout", self._ids.shape + (D,), self.dtype)
         target = dW if dW.flags.c_contiguous else np.empty(dW.shape, dW.dtype)
-        embedding_scatter_add(dout.reshape(-1, D), self._ids.reshape(-1), target)
+        N = self._ids.shape[0]
+        steps = self._ids.size // N  # T of a (N, T) batch, 1 of a step
+        embedding_scatter_add(dout.reshape(-1, D), self._ids.reshape(-1), target,
+                              _groups.bounds(N, self.groups) * steps)
         if target is not dW:
             dW[...] = target
         return None

@@ -15,21 +15,21 @@ class _GRUCell(Recurrent):
 
     GATES = 3
 
-    def _recur(self, xw, b, Wh, states):
+    def _recur(self, xw, b, Wh, states, bounds):
         (h0,) = states
         N, T, H3 = xw.shape
         hs = np.empty((N, T, H3 // 3), xw.dtype)
         rh, hprev = np.empty_like(hs), np.empty_like(hs)
         gates = np.empty_like(xw)
-        gru_forward(xw, b, Wh, h0, hs, gates, rh, hprev)
+        gru_forward(xw, b, Wh, h0, hs, gates, rh, hprev, bounds)
         return hs, (hs[:, -1].copy(),), (gates, rh, hprev)
 
-    def _backprop(self, dhs, dlast, Wh, cache):
+    def _backprop(self, dhs, dlast, Wh, cache, bounds):
         gates, rh, hprev = cache
         H = Wh.shape[0]
         dA = np.empty_like(gates)
         dh0 = np.empty_like(hprev[:, 0])
-        gru_backward(dhs, np.ascontiguousarray(Wh.T), gates, hprev, dA, dh0)
+        gru_backward(dhs, np.ascontiguousarray(Wh.T), gates, hprev, dA, dh0, bounds)
         return dA, (dh0,), [(hprev, slice(0, 2 * H)), (rh, slice(2 * H, 3 * H))]
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _groups
 from .._threads import blas_in_kernel
 from ..kernels.head import GROUPS, column_tiles, head_backward, head_forward
 from .affine import TimeAffine
@@ -16,18 +17,21 @@ class AffineSoftmaxLoss:
 
     The models use it in ``forward`` / ``backward`` (``predict`` still returns
     the scores through the affine layer).  It writes the affine layer's grads
-    in place and leaves the loss layer's own cache alone.
+    in place and leaves the loss layer's own cache alone.  With ``groups`` G,
+    each group of batch rows (``fastrnn._groups``) goes through the kernels on
+    its own, and the groups' weight gradients are added in group order.
     """
 
-    def __init__(self, affine: TimeAffine, loss: TimeSoftmaxWithLoss):
-        self.affine, self.loss = affine, loss
+    def __init__(self, affine: TimeAffine, loss: TimeSoftmaxWithLoss, groups: int = 1):
+        self.affine, self.loss, self.groups = affine, loss, groups
         self._cache = None
-        self._E = None  # the exponentials, kept from call to call: never seen outside
+        self._E = {}  # the exponentials of each group, kept from call to call: never seen outside
 
-    def _buffer(self, shape: tuple, dtype) -> np.ndarray:
-        if self._E is None or self._E.shape != shape or self._E.dtype != dtype:
-            self._E = np.empty(shape, dtype)
-        return self._E
+    def _buffer(self, g: int, shape: tuple, dtype) -> np.ndarray:
+        E = self._E.get(g)
+        if E is None or E.shape != shape or E.dtype != dtype:
+            E = self._E[g] = np.empty(shape, dtype)
+        return E
 
     @staticmethod
     def fuses(affine, loss) -> bool:
@@ -41,35 +45,42 @@ class AffineSoftmaxLoss:
         ts, ignore, count = self.loss._labels(ts, N, T, self.affine.params[0].shape[1])
         x1 = self.affine._inputs(h)  # every check is done: only now is anything kept
         Wb = self.affine._weight()
-        R, V = N * T, Wb.shape[1]
+        V = Wb.shape[1]
         valid = ts != ignore
         t = np.where(valid, ts, -1)  # an ignored row never looks up a label
-        tiles, width = column_tiles(R, V)
         dtype = self.affine.dtype
-        E = self._buffer((tiles, R, width), dtype)
-        tmax, tsum = np.empty((tiles, R), dtype), np.empty((tiles, R), dtype)
-        tlabel = np.zeros(R, dtype)
-        with blas_in_kernel():
-            head_forward(x1, Wb, t, E, tmax, tsum, tlabel)
-        m = tmax.max(axis=0)
-        w = np.exp(tmax.astype(np.float64) - m)
-        total = np.sum(w * tsum, axis=0)
-        lse = m + np.log(total)
         scale = 1 / count if count else 0.0
-        c = (w * (scale / total)) * valid
-        self._cache = (x1, E, c, t, scale, (N, T, D))
-        return float(np.sum((lse - tlabel)[valid]) / count) if count else 0.0
+        loss, groups = 0.0, []
+        for g, rows in enumerate(_groups.row_slices(N, T, self.groups)):
+            R = rows.stop - rows.start
+            tiles, width = column_tiles(R, V)
+            E = self._buffer(g, (tiles, R, width), dtype)
+            tmax, tsum = np.empty((tiles, R), dtype), np.empty((tiles, R), dtype)
+            tlabel = np.zeros(R, dtype)
+            with blas_in_kernel():
+                head_forward(x1[rows], Wb, t[rows], E, tmax, tsum, tlabel)
+            m = tmax.max(axis=0)
+            w = np.exp(tmax.astype(np.float64) - m)
+            total = np.sum(w * tsum, axis=0)
+            lse = m + np.log(total)
+            keep = valid[rows]
+            loss += float(np.sum((lse - tlabel)[keep]))
+            groups.append((rows, E, (w * (scale / total)) * keep))
+        self._cache = (x1, groups, t, scale, (N, T, D))
+        return loss / count if count else 0.0
 
     def backward(self, dout=1) -> np.ndarray:
         """-> dh (N, T, D); writes the affine layer's dW and db."""
         if self._cache is None:
             raise RuntimeError("backward called before forward")
-        x1, E, c, t, scale, (N, T, D) = self._cache
+        x1, groups, t, scale, (N, T, D) = self._cache
         dtype = self.affine.dtype
         dout = float(dout)
         dx = np.empty((N * T, D), dtype)
-        parts = np.empty((GROUPS, N * T, D), dtype)
-        with blas_in_kernel():
-            head_backward(x1, E, (c * dout).astype(dtype), t, dtype.type(scale * dout),
-                          self.affine.params[0].T, self.affine._dWb, parts, dx)
+        WT = self.affine.params[0].T
+        for g, (rows, E, c) in enumerate(groups):
+            parts = np.empty((GROUPS, rows.stop - rows.start, D), dtype)
+            with blas_in_kernel():
+                head_backward(x1[rows], E, (c * dout).astype(dtype), t[rows], dtype.type(scale * dout), WT,
+                              self.affine._dWb, parts, dx[rows], g > 0)
         return dx.reshape(N, T, D)

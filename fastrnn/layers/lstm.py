@@ -16,21 +16,21 @@ class _LSTMCell(Recurrent):
     GATES = 4
     STATES = ("h", "c")
 
-    def _recur(self, xw, b, Wh, states):
+    def _recur(self, xw, b, Wh, states, bounds):
         h0, c0 = states
         N, T, H4 = xw.shape
         hs = np.empty((N, T, H4 // 4), xw.dtype)
         cs, hprev = np.empty_like(hs), np.empty_like(hs)
         gates = np.empty_like(xw)
-        lstm_forward(xw, b, Wh, h0, c0, hs, cs, gates, hprev)
+        lstm_forward(xw, b, Wh, h0, c0, hs, cs, gates, hprev, bounds)
         return hs, (hs[:, -1].copy(), cs[:, -1].copy()), (c0, cs, gates, hprev)
 
-    def _backprop(self, dhs, dlast, Wh, cache):
+    def _backprop(self, dhs, dlast, Wh, cache, bounds):
         c0, cs, gates, hprev = cache
         dA = np.empty_like(gates)
         dh0 = np.empty_like(c0)
         dc = dlast[0].copy()
-        lstm_backward(dhs, np.ascontiguousarray(Wh.T), c0, cs, gates, dA, dh0, dc)
+        lstm_backward(dhs, np.ascontiguousarray(Wh.T), c0, cs, gates, dA, dh0, dc, bounds)
         return dA, (dh0, dc), [(hprev, slice(None))]
 
 

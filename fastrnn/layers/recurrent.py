@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _groups
 from .. import _validate as v
-from .._matmul import matmul
 from .._threads import blas_in_kernel
 
 
@@ -26,6 +26,8 @@ class Recurrent:
 
     GATES = 1
     STATES = ("h",)
+    groups = 1
+    """Groups of batch rows computed each on its own (``fastrnn._groups``)."""
 
     def __init__(self, Wx, Wh, b):
         layer = type(self).__name__
@@ -54,9 +56,12 @@ class Recurrent:
         """xs (N, T, D) and states ((N, H) each), all checked -> (hs (N, T, H), last states)."""
         Wx, Wh, b = self.params
         N, T, D = xs.shape
-        xw = matmul(xs.reshape(N * T, D), Wx).reshape(N, T, -1)
+        slices = _groups.row_slices(N, T, self.groups)
+        xw = _groups.product(xs.reshape(N * T, D), Wx, np.empty((N * T, Wx.shape[1]), self.dtype), slices)
+        bounds = _groups.bounds(N, self.groups)
         with blas_in_kernel():
-            hs, last, cache = self._recur(xw, np.ascontiguousarray(b), np.ascontiguousarray(Wh), states)
+            hs, last, cache = self._recur(xw.reshape(N, T, -1), np.ascontiguousarray(b), np.ascontiguousarray(Wh),
+                                          states, bounds)
         self._cache = (xs, cache)
         return hs, last
 
@@ -74,21 +79,23 @@ class Recurrent:
         N, T, D = xs.shape
         Wx, Wh, _ = self.params
         with blas_in_kernel():
-            dA, dfirst, wh_inputs = self._backprop(dhs, dlast, np.ascontiguousarray(Wh), cache)
+            dA, dfirst, wh_inputs = self._backprop(dhs, dlast, np.ascontiguousarray(Wh), cache,
+                                                   _groups.bounds(N, self.groups))
         dA2 = dA.reshape(N * T, -1)
         dWx, dWh, db = self.grads
-        matmul(xs.reshape(N * T, D).T, dA2, out=dWx)
+        slices = _groups.row_slices(N, T, self.groups)
+        _groups.product_T(xs.reshape(N * T, D), dA2, dWx, slices)
         for lhs, cols in wh_inputs:
-            matmul(lhs.reshape(N * T, -1).T, dA2[:, cols], out=dWh[:, cols])
-        np.sum(dA2, axis=0, out=db)
-        dxs = matmul(dA2, Wx.T).reshape(N, T, D)
-        return dxs, dfirst
+            _groups.product_T(lhs.reshape(N * T, -1), dA2[:, cols], dWh[:, cols], slices)
+        _groups.column_sum(dA2, db, slices)
+        dxs = _groups.product(dA2, Wx.T, np.empty((N * T, D), self.dtype), slices)
+        return dxs.reshape(N, T, D), dfirst
 
-    def _recur(self, xw, b, Wh, states):
+    def _recur(self, xw, b, Wh, states, bounds):
         """-> (hs (N, T, H), last states, cache for ``_backprop``)."""
         raise NotImplementedError
 
-    def _backprop(self, dhs, dlast, Wh, cache):
+    def _backprop(self, dhs, dlast, Wh, cache, bounds):
         """-> (dA (N, T, G*H), grads of the initial states, [(lhs (N, T, H),
         column slice of dWh it multiplies), ...])."""
         raise NotImplementedError

@@ -10,18 +10,18 @@ from .recurrent import HiddenStep, Recurrent, Time
 class _RNNCell(Recurrent):
     """Params ``Wx (D, H)``, ``Wh (H, H)``, ``b (H,)``, float32 or float64."""
 
-    def _recur(self, xw, b, Wh, states):
+    def _recur(self, xw, b, Wh, states, bounds):
         (h0,) = states
         hs = np.empty_like(xw)
         hprev = np.empty_like(xw)
-        rnn_forward(xw, b, Wh, h0, hs, hprev)
+        rnn_forward(xw, b, Wh, h0, hs, hprev, bounds)
         return hs, (hs[:, -1].copy(),), (hs, hprev)
 
-    def _backprop(self, dhs, dlast, Wh, cache):
+    def _backprop(self, dhs, dlast, Wh, cache, bounds):
         hs, hprev = cache
         dts = np.empty_like(hs)
         dh0 = np.empty_like(hs[:, 0])
-        rnn_backward(dhs, hs, Wh, dts, dh0)
+        rnn_backward(dhs, hs, Wh, dts, dh0, bounds)
         return dts, (dh0,), [(hprev, slice(None))]
 
 

@@ -1,0 +1,120 @@
+"""The processes of a training run: one, or several started by ``mpiexec``.
+
+``world()`` returns ``Single`` unless the process was started by an MPI launcher
+with more than one process (``PMI_SIZE``, ``OMPI_COMM_WORLD_SIZE`` or
+``PMIX_SIZE`` above 1); only then is ``mpi4py`` imported (the optional extra
+``pip install "fastrnn[mpi]"``).  Both offer the few collective operations
+data-parallel training needs, on rank 0's terms: ``allreduce_sum`` of a
+contiguous float buffer, ``bcast`` and ``gather`` of small Python objects,
+``abort`` (which ends every process of the job).
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+_SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS")
+
+
+def launched_size() -> int:
+    """Processes in the job by the launcher's environment (1 when not launched by MPI)."""
+    for name in _SIZE_VARIABLES[:3]:
+        value = os.environ.get(name, "")
+        if value.isdigit():
+            return int(value)
+    return 1
+
+
+class Single:
+    """The one process of a run that no MPI launcher started."""
+
+    rank, size = 0, 1
+    local_size = 1
+
+    def allreduce_sum(self, buf: np.ndarray) -> None:
+        pass
+
+    def bcast(self, obj):
+        return obj
+
+    def gather(self, obj) -> list:
+        return [obj]
+
+    def barrier(self) -> None:
+        pass
+
+    def abort(self, code: int) -> None:
+        sys.exit(code)
+
+
+class MPIWorld:
+    """``MPI.COMM_WORLD`` of mpi4py."""
+
+    def __init__(self):
+        from mpi4py import MPI
+
+        self._MPI = MPI
+        self.comm = MPI.COMM_WORLD
+        self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
+        self.local_size = self.comm.Split_type(MPI.COMM_TYPE_SHARED).Get_size()
+
+    def allreduce_sum(self, buf: np.ndarray) -> None:
+        """buf = the sum of every process's buf, in place."""
+        self.comm.Allreduce(self._MPI.IN_PLACE, buf, op=self._MPI.SUM)
+
+    def bcast(self, obj):
+        return self.comm.bcast(obj, root=0)
+
+    def gather(self, obj) -> list | None:
+        return self.comm.gather(obj, root=0)
+
+    def barrier(self) -> None:
+        self.comm.Barrier()
+
+    def abort(self, code: int) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.comm.Abort(code)
+
+
+class MPIUnavailable(RuntimeError):
+    """Launched by mpiexec, but mpi4py cannot be imported."""
+
+
+_world = None
+
+
+def world():
+    """The run's processes: ``Single``, or ``MPIWorld`` under an MPI launcher."""
+    global _world
+    if _world is None:
+        size = launched_size()
+        if size <= 1:
+            _world = Single()
+        else:
+            try:
+                _world = MPIWorld()
+            except ImportError:
+                raise MPIUnavailable(f"started by an MPI launcher with {size} processes, but mpi4py is not "
+                                     "installed: pip install \"fastrnn[mpi]\"") from None
+    return _world
+
+
+def cores() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def share_of_cores(local_size: int) -> int:
+    """Threads for each of ``local_size`` processes on one machine: its share of the cores."""
+    return max(1, cores() // max(1, local_size))
+
+
+def rows(rank: int, size: int, batch_size: int) -> slice:
+    """The rows of a global batch that ``rank`` of ``size`` processes trains on."""
+    return slice(rank * batch_size // size, (rank + 1) * batch_size // size)

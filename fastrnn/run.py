@@ -1,0 +1,320 @@
+"""One training run of ``fastrnn train``: a language model, the book's schedule,
+checkpoints that resume exactly, and data-parallel processes.
+
+The schedule is the book's.  ``simple`` and ``rnnlm`` train all epochs as one
+stream (one time index through every epoch, the hidden state carried on) and
+are evaluated at the end; ``better`` is evaluated on the validation set after
+every epoch (its state reset around the evaluation, its time index restarting
+at the next epoch), keeps the best params, and divides the learning rate by 4
+whenever the validation perplexity stops improving.
+
+With several processes (``fastrnn.parallel``), each trains its share of the
+batch rows (their own corpus offsets and hidden states).  One allreduce a step
+sums a buffer holding every grad scaled to its share of the batch, the loss
+and a stop flag: the processes then apply the same update and stay identical,
+and they stop at the same step.  Rank 0 reports, evaluates (the others wait
+for its result), decides the learning rate and writes the files.
+"""
+from __future__ import annotations
+
+import math
+import mmap
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import checkpoint, io, models
+from .optimizer import SGD
+from .trainer import Report, TrainingDiverged, train_step
+from .util import eval_perplexity
+
+MODELS = {"simple": "SimpleRnnlm", "rnnlm": "Rnnlm", "better": "BetterRnnlm"}
+EVAL_BATCH, EVAL_TIME = 10, 35
+"""The reference's evaluation batch (eval_perplexity's defaults)."""
+RELEASE_EVERY = 256
+"""Iterations between releases of the corpus's mapped pages (resident memory stays
+bounded by the model and a few batches, whatever the corpus's size)."""
+
+
+@dataclass
+class Corpus:
+    """The data of a run: id arrays (memory maps for your own text) and the
+    vocabulary, with a ``key`` that identifies them for resuming."""
+
+    train: np.ndarray
+    valid: np.ndarray | None
+    test: np.ndarray | None
+    words: list
+    name: str
+    key: dict
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM stopped the run (after a checkpoint, when it has a directory)."""
+
+    def __init__(self, signum: int, where: str, saved: bool):
+        self.signum = signum
+        super().__init__(where)
+        self.saved = saved
+
+
+def release_pages(corpus: np.ndarray) -> None:
+    """Drop this process's mapping of a memory-mapped corpus's pages (they stay in
+    the page cache and are mapped again when read)."""
+    mm = getattr(corpus, "_mmap", None)
+    if mm is not None and hasattr(mm, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+        mm.madvise(mmap.MADV_DONTNEED)
+
+
+class Run:
+    """A training run: ``settings`` (a dict, see ``fastrnn.cli``), ``corpus``, the
+    output directory ``out`` (None: nothing written) and the processes ``world``."""
+
+    def __init__(self, settings: dict, corpus: Corpus, out: Path | None, world, progress: bool | None = None):
+        self.settings, self.corpus, self.out, self.world = settings, corpus, out, world
+        s = settings
+        np.random.seed(s["seed"])
+        cls = getattr(models, MODELS[s["model"]])
+        extra = [s["dropout"]] if s["model"] == "better" else []
+        self.model = cls(len(corpus.words), s["wordvec_size"], s["hidden_size"], *extra)
+        if world.rank > 0:  # each process its own reproducible dropout masks
+            for k, layer in enumerate(getattr(self.model, "drop_layers", [])):
+                layer.rng = np.random.default_rng(np.random.SeedSequence(s["seed"], spawn_key=(world.rank, k)))
+        if world.size > 1:  # each process holds one group of the batch's rows (fastrnn._groups)
+            self.model.set_groups(1)
+        self.optimizer = SGD(s["lr"])
+        self.rows = slice(world.rank * s["batch_size"] // world.size, (world.rank + 1) * s["batch_size"] // world.size)
+        self.weight = (self.rows.stop - self.rows.start) / s["batch_size"]
+        self.xs, self.ts = corpus.train[:-1], corpus.train[1:]
+        self.iters_per_epoch = len(self.xs) // (s["batch_size"] * s["time_size"])
+        if s["max_iters"] is not None:
+            self.iters_per_epoch = min(self.iters_per_epoch, s["max_iters"])
+        self.report = Report(progress) if world.rank == 0 else Report(False)
+        self.quiet = world.rank != 0
+        self.epoch = self.iteration = self.time_idx = self.done = 0
+        self.best_ppl, self.best, self.valid_ppls = math.inf, None, []
+        self.ppl_list, self.total_loss, self.loss_count = [], 0.0, 0
+        self.finished = False
+        self._buffer = None
+        self._signal = 0  # a signal received by this process
+        self._stop = 0  # a signal every process knows of: the run stops at this step
+        self._started = time.time()
+
+    # -- output ---------------------------------------------------------------
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            print(text, flush=True)
+
+    def _path(self, name: str) -> Path | None:
+        return None if self.out is None else self.out / name
+
+    def _check_finite(self) -> None:
+        """Raise TrainingDiverged when a param holds NaN or infinity (nothing of it is written)."""
+        for p in self.model.params:
+            if not np.all(np.isfinite(p)):
+                raise TrainingDiverged(self.done, "an update made a param infinite or NaN")
+
+    def save_params(self, params) -> None:
+        self._check_finite()
+        if self.world.rank == 0 and self.out is not None:
+            io.save_params(self._path("params.npz"), params, MODELS[self.settings["model"]], self.corpus.words,
+                           self.settings)
+
+    # -- one step -----------------------------------------------------------
+
+    def _reduce(self, grads, loss: float) -> float:
+        """The step's collective: grads (each process's scaled to its share of the
+        batch by the backward pass) summed over the processes, with the loss and
+        the stop flag."""
+        if self.world.size == 1:
+            return loss
+        sizes = [g.size for g in grads]
+        if self._buffer is None:
+            self._buffer = np.empty(sum(sizes) + 2, grads[0].dtype)
+        buf = self._buffer
+        offset = 0
+        for g, n in zip(grads, sizes):
+            buf[offset:offset + n] = g.reshape(-1)
+            offset += n
+        buf[-2], buf[-1] = loss, float(self._signal > 0)
+        self.world.allreduce_sum(buf)
+        offset = 0
+        for g, n in zip(grads, sizes):
+            g.reshape(-1)[...] = buf[offset:offset + n]
+            offset += n
+        if buf[-1] > 0:
+            self._stop = self._signal or signal.SIGTERM
+        return float(buf[-2])
+
+    def _batch(self):
+        s = self.settings
+        jump = len(self.xs) // s["batch_size"]
+        starts = np.arange(s["batch_size"])[self.rows] * jump
+        pos = (starts[:, None] + self.time_idx + np.arange(s["time_size"])) % len(self.xs)
+        self.time_idx += s["time_size"]
+        return self.xs[pos], self.ts[pos]
+
+    # -- evaluation -----------------------------------------------------------
+
+    def evaluate(self, data: np.ndarray, what: str) -> float:
+        """Perplexity of ``data`` (rank 0 computes it, every process gets it); the
+        model's state is reset before and after, as in the book's scripts."""
+        ppl = None
+        if self.world.rank == 0:
+            self.model.reset_state()
+            ppl = eval_perplexity(self.model, data, EVAL_BATCH, EVAL_TIME, progress=self.report.bar)
+        self.model.reset_state()
+        return self.world.bcast(ppl)
+
+    # -- checkpoints ------------------------------------------------------------
+
+    def _layer_states(self) -> dict:
+        states = {}
+        for k, layer in enumerate(self.model.layers):
+            for name in getattr(layer, "STATES", ()) if getattr(layer, "stateful", False) else ():
+                value = getattr(layer, name)
+                if value is not None:
+                    states[f"state_{k}_{name}"] = value
+        return states
+
+    def checkpoint(self) -> None:
+        """Write the run's checkpoint (rank 0, gathering every process's rows)."""
+        if self.out is None:
+            return
+        self._check_finite()
+        mine = (self._layer_states(), [layer.rng.bit_generator.state for layer in
+                                       getattr(self.model, "drop_layers", [])])
+        gathered = self.world.gather(mine)
+        if self.world.rank != 0:
+            return
+        states = {key: np.concatenate([g[0][key] for g in gathered]) for key in gathered[0][0]}
+        key, keys, pos, has_gauss, gauss = np.random.get_state()
+        arrays = {**states, "np_random_keys": keys}
+        if self.best is not None:
+            arrays.update({f"best_{i}": b for i, b in enumerate(self.best)})
+        run = {"settings": self.settings, "corpus": self.corpus.key, "processes": self.world.size,
+               "position": {"epoch": self.epoch, "iteration": self.iteration, "time_idx": self.time_idx,
+                            "done": self.done},
+               "lr": self.optimizer.lr, "best_ppl": None if math.isinf(self.best_ppl) else self.best_ppl,
+               "valid_ppls": self.valid_ppls, "ppl_list": self.ppl_list,
+               "report": {"total_loss": self.total_loss, "loss_count": self.loss_count},
+               "np_random": [key, pos, has_gauss, gauss], "dropout": [g[1] for g in gathered],
+               "finished": self.finished}
+        checkpoint.save(self._path(checkpoint.NAME), MODELS[self.settings["model"]], self.model.params,
+                        self.corpus.words, run, arrays)
+
+    def restore(self, ck: checkpoint.Checkpoint) -> None:
+        """Take up the run where checkpoint ``ck`` left it."""
+        run = ck.run
+        io.assign("the checkpoint", self.model.params, ck.params)
+        p = run["position"]
+        self.epoch, self.iteration, self.time_idx, self.done = p["epoch"], p["iteration"], p["time_idx"], p["done"]
+        self.optimizer.lr = run["lr"]
+        self.best_ppl = math.inf if run["best_ppl"] is None else run["best_ppl"]
+        self.valid_ppls, self.ppl_list = run["valid_ppls"], run["ppl_list"]
+        self.total_loss, self.loss_count = run["report"]["total_loss"], run["report"]["loss_count"]
+        self.finished = run["finished"]
+        best = sorted((k for k in ck.arrays if k.startswith("best_")), key=lambda k: int(k[5:]))
+        self.best = [ck.arrays[k].copy() for k in best] or None
+        key, pos, has_gauss, gauss = run["np_random"]
+        np.random.set_state((key, ck.arrays["np_random_keys"], pos, has_gauss, gauss))
+        for k, layer in enumerate(self.model.layers):
+            for name in getattr(layer, "STATES", ()):
+                value = ck.arrays.get(f"state_{k}_{name}")
+                setattr(layer, name, None if value is None else value[self.rows].copy())
+        if run["processes"] == self.world.size:  # else the masks go on from this run's own seeds
+            for layer, state in zip(getattr(self.model, "drop_layers", []), run["dropout"][self.world.rank]):
+                layer.rng.bit_generator.state = state
+
+    # -- the run ------------------------------------------------------------------
+
+    def _on_signal(self, signum, frame) -> None:
+        self._signal = signum
+
+    def train(self) -> dict:
+        """Train to the end (or to a signal: ``Interrupted``); returns the perplexities."""
+        handlers = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self._epochs()
+        finally:
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+        return self._finish()
+
+    def _interrupt(self) -> None:
+        self.checkpoint()
+        where = f"epoch {self.epoch + 1}, iteration {self.iteration}"
+        raise Interrupted(self._stop, where, self.out is not None)
+
+    def _epochs(self) -> None:
+        s = self.settings
+        better = s["model"] == "better"
+        while self.epoch < s["epochs"]:
+            if better and self.iteration == 0:
+                self.time_idx = 0  # the book calls fit once an epoch: its time index restarts
+            start, words = time.perf_counter(), 0
+            try:
+                for it in self.report.epoch(range(self.iteration, self.iters_per_epoch), f"epoch {self.epoch + 1}"):
+                    bx, bt = self._batch()
+                    loss = train_step(self.model, self.optimizer, bx, bt, s["max_grad"], self.done + 1, self._reduce,
+                                      self.weight)
+                    self.iteration, self.done = it + 1, self.done + 1
+                    if self.world.size == 1:
+                        self._stop = self._signal
+                    self.total_loss += loss
+                    self.loss_count += 1
+                    words += s["batch_size"] * s["time_size"]
+                    if it % s["eval_interval"] == 0:
+                        self._report_line(it, words / (time.perf_counter() - start))
+                    if self.done % RELEASE_EVERY == 0:
+                        release_pages(self.corpus.train)
+                    if self._stop:
+                        self._interrupt()
+                    if s["checkpoint_every"] and self.done % s["checkpoint_every"] == 0:
+                        self.checkpoint()
+            finally:
+                self.report.close()
+            self._end_of_epoch(better, time.perf_counter() - start)
+
+    def _report_line(self, it: int, words_per_s: float) -> None:
+        ppl = math.exp(self.total_loss / self.loss_count)
+        self.ppl_list.append(ppl)
+        self.total_loss, self.loss_count = 0.0, 0
+        if not self.quiet:
+            self.report.line(f"| epoch {self.epoch + 1} |  iter {it + 1} / {self.iters_per_epoch} | time "
+                             f"{int(time.time() - self._started)}[s] | perplexity {ppl:.2f} | "
+                             f"{words_per_s:,.0f} words/s",
+                             ppl=f"{ppl:.2f}", words_per_s=f"{words_per_s:,.0f}")
+
+    def _end_of_epoch(self, better: bool, seconds: float) -> None:
+        self.epoch, self.iteration = self.epoch + 1, 0
+        if better:
+            ppl = self.evaluate(self.corpus.valid, "valid")
+            self.valid_ppls.append(ppl)
+            self.say(f"epoch {self.epoch}: valid perplexity {ppl:.2f}, lr {self.optimizer.lr:g}, {seconds:.0f} s")
+            if ppl < self.best_ppl:
+                self.best_ppl, self.best = ppl, [p.copy() for p in self.model.params]
+                self.save_params(self.model.params)
+            else:
+                self.optimizer.lr /= 4.0
+        else:
+            self.save_params(self.model.params)
+        self.checkpoint()
+
+    def _finish(self) -> dict:
+        self.finished = True
+        self.checkpoint()  # before the evaluation resets the states: more epochs go on from here
+        results = {}
+        if self.best is not None:
+            for p, b in zip(self.model.params, self.best):
+                p[...] = b
+            results["valid"] = self.best_ppl
+        elif self.corpus.valid is not None:
+            results["valid"] = self.evaluate(self.corpus.valid, "valid")
+        if self.corpus.test is not None:
+            results["test"] = self.evaluate(self.corpus.test, "test")
+        return results

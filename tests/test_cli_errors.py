@@ -1,0 +1,167 @@
+"""Every mistake a user can make on the command line: one line on stderr, naming it,
+and exit status 2; never a traceback."""
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+from cli_support import SMALL, fastrnn, markov_files, text_args
+from fastrnn import Rnnlm, SimpleRnnlm, checkpoint
+from fastrnn.io import save_params
+
+
+def error_line(*args) -> str:
+    """The one error line of a command that must fail with status 2."""
+    run = fastrnn(*args, check=False, timeout=120)
+    assert run.returncode == 2, (run.returncode, run.stderr)
+    assert "Traceback" not in run.stderr + run.stdout
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("text")
+    made = markov_files(d, sizes=(3_000, 600, 600))
+    made["cache"] = d / "cache"
+    made["binary"] = d / "binary.txt"
+    made["binary"].write_bytes(b"some\x00binary\x01bytes\n")
+    made["empty"] = d / "empty.txt"
+    made["empty"].write_bytes(b"")
+    made["latin1"] = d / "latin1.txt"
+    made["latin1"].write_bytes("caf\u00e9 au lait\n".encode("latin-1"))
+    made["short"] = d / "short.txt"
+    made["short"].write_text("just a few words\n")
+    made["file"] = d / "a-file"
+    made["file"].write_text("x")
+    return made
+
+
+def train_error(files, *args):
+    return error_line("train", "--cache-dir", files["cache"], "--no-progress", *args)
+
+
+@pytest.mark.parametrize("kind,expected", [
+    ("binary", "is not a text file: a NUL byte at offset 4"),
+    ("empty", "holds no words"),
+    ("latin1", "is not UTF-8 text: an invalid byte at offset 3"),
+])
+def test_bad_training_files(files, kind, expected):
+    line = train_error(files, "--train-file", files[kind])
+    assert line.startswith("fastrnn train: error: --train-file ") and line.endswith(expected)
+
+
+def test_bad_validation_file_names_its_option(files):
+    line = train_error(files, "--train-file", files["train"], "--valid-file", files["latin1"])
+    assert line.startswith("fastrnn train: error: --valid-file ") and "not UTF-8" in line
+
+
+@pytest.mark.parametrize("args,expected", [
+    (("--train-file", "{short}"), "--batch-size 20 x --time-size 35 needs at least 701 words of training text; "
+                                  "short.txt has 5"),
+    (("--train-file", "{train}", "--batch-size", "500"), "needs at least 17,501 words"),
+    (("--batch-size", "100000"), "needs at least 3,500,001 words of training text; the Penn Treebank has 929,589"),
+    (("--train-file", "{train}", "--valid-file", "{short}"), "--valid-file has 5 words; evaluation reads 10 rows"),
+    (("--train-file", "{train}", "--vocab-size", "1"), "argument --vocab-size: expected an integer >= 2, got 1"),
+    (("--train-file", "{missing}"), "--train-file {missing}: no such file"),
+    (("--train-file", "{cache}/../"), "is not a regular file"),
+    (("--out", "{file}/sub"), "--out {file}/sub: cannot write there"),
+    (("--out", "{file}"), "--out {file}: exists and is not a directory"),
+    (("--valid-file", "{train}"), "--valid-file, --test-file, --vocab-size and --min-count need --train-file"),
+    (("--model", "better", "--train-file", "{train}"), "--model better needs --valid-file"),
+    (("--model", "better", "--wordvec-size", "10", "--hidden-size", "12"), "--wordvec-size must equal --hidden-size"),
+    (("--dropout", "0.3"), "--dropout applies to --model better only"),
+    (("--dropout", "1.5", "--model", "better"), "argument --dropout: expected a number in [0, 1), got 1.5"),
+    (("--lr", "-3"), "argument --lr: expected a number > 0, got -3"),
+    (("--epochs", "two"), "argument --epochs: expected an integer, got 'two'"),
+    (("--resume", "{missing}"), "--resume {missing}: no such directory"),
+    (("--resume", "{cache}"), "no checkpoint.npz there"),
+])
+def test_bad_training_options(files, args, expected):
+    values = {k: str(v) for k, v in files.items()} | {"missing": str(files["cache"].parent / "missing.txt")}
+    line = train_error(files, *(a.format(**values) for a in args))
+    assert line.startswith("fastrnn train: error: ") and expected.format(**values) in line, line
+
+
+@pytest.fixture(scope="module")
+def run_dir(files, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    fastrnn("train", *text_args(files, files["cache"]), *SMALL, "--epochs", 1, "--max-iters", 3, "--out", out)
+    return out
+
+
+def test_resume_of_another_model_or_version_or_changed_settings(files, run_dir, tmp_path):
+    assert "holds a run of --model rnnlm, not simple" in train_error(files, "--resume", run_dir, "--model", "simple")
+    assert "--lr cannot change when resuming" in train_error(files, "--resume", run_dir, "--lr", "3")
+    assert "leave out --out, or give the same directory" in train_error(files, "--resume", run_dir,
+                                                                        "--out", tmp_path)
+    ck = checkpoint.load(run_dir / checkpoint.NAME)
+    old = tmp_path / "old"
+    old.mkdir()
+    run = dict(ck.run, version=99, fastrnn="9.9.9")
+    save_params(old / checkpoint.NAME, ck.params, ck.model, ck.words, run["settings"],
+                extra={"run": np.frombuffer(json.dumps(run).encode(), np.uint8), **ck.arrays},
+                fmt="fastrnn-checkpoint-1")
+    assert "written by fastrnn 9.9.9 (checkpoint version 99)" in train_error(files, "--resume", old)
+    (old / checkpoint.NAME).write_bytes(b"PK\x03\x04 truncated")
+    assert "not a readable params file" in train_error(files, "--resume", old)
+
+
+@pytest.fixture(scope="module")
+def bad_params(tmp_path_factory):
+    d = tmp_path_factory.mktemp("params")
+    np.random.seed(0)
+    made = {"empty": d / "empty.npz", "truncated": d / "Rnnlm.pkl", "broken": d / "broken.npz", "text": d / "notes.txt",
+            "other": d / "other.npz", "simple": d / "simple.npz", "shapes": d / "shapes.npz"}
+    made["empty"].write_bytes(b"")
+    good = pickle.dumps([p.astype(np.float16) for p in Rnnlm(50, 4, 4).params])
+    made["truncated"].write_bytes(good[:len(good) // 2])
+    save_params(made["simple"], SimpleRnnlm(10_000, 4, 4).params, "SimpleRnnlm")
+    made["broken"].write_bytes(made["simple"].read_bytes()[:300])
+    made["text"].write_text("not params\n")
+    np.savez(made["other"], a=np.zeros(3))
+    save_params(made["shapes"], Rnnlm(50, 4, 4).params[:5], "Rnnlm")
+    made["dir"] = d
+    return made
+
+
+@pytest.mark.parametrize("command", ["generate", "eval"])
+@pytest.mark.parametrize("kind,expected", [
+    ("missing", "{path}: no such file"),
+    ("dir", "is a directory, not a params file"),
+    ("empty", "{path} is empty"),
+    ("truncated", "is not a readable params pickle ("),
+    ("broken", "is not a readable params file (truncated or damaged"),
+    ("text", "is not a params file (neither fastrnn's .npz nor the reference's .pkl)"),
+    ("other", "is not a fastrnn params file"),
+    ("shapes", "does not hold params of SimpleRnnlm, Rnnlm or BetterRnnlm"),
+])
+def test_bad_params_files(bad_params, command, kind, expected):
+    path = bad_params[kind] if kind != "missing" else bad_params["dir"] / "missing.npz"
+    line = error_line(command, path)
+    assert line.startswith(f"fastrnn {command}: error: ") and expected.format(path=path) in line, line
+
+
+def test_generate_needs_a_known_word_and_a_generating_model(bad_params, run_dir):
+    assert "--start 'zebra' is not in the vocabulary of" in error_line("generate", run_dir / "params.npz",
+                                                                       "--start", "zebra")
+    assert "text generation needs rnnlm or better params" in error_line("generate", bad_params["simple"])
+    assert "holds params of rnnlm (--model rnnlm), not better" in error_line("generate", run_dir / "params.npz",
+                                                                             "--model", "better")
+    assert "argument --length: expected an integer >= 1, got 0" in error_line("generate", run_dir / "params.npz",
+                                                                              "--length", "0")
+
+
+def test_eval_of_a_short_or_bad_test_file(files, run_dir):
+    assert "has 5 words; evaluation needs at least 351" in error_line("eval", run_dir / "params.npz", "--test-file",
+                                                                      files["short"])
+    assert "--test-file " in error_line("eval", run_dir / "params.npz", "--test-file", files["binary"])
+    line = error_line("eval", run_dir / "params.npz", "--test-file", files["cache"].parent / "nope.txt")
+    assert line.endswith("nope.txt: no such file")
+
+
+def test_no_command_and_unknown_options():
+    assert error_line().startswith("fastrnn: error: the following arguments are required: command")
+    assert error_line("train", "--learning-rate", "3").startswith("fastrnn: error: unrecognized arguments")

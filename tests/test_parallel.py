@@ -1,0 +1,97 @@
+"""Data-parallel training over MPI (skipped where mpi4py and mpiexec are missing)."""
+import importlib.util
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cli_support import FASTRNN, SMALL, fastrnn, markov_files, text_args
+from fastrnn.io import read_params
+
+MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
+needs_mpi = pytest.mark.skipif(MPIEXEC is None or importlib.util.find_spec("mpi4py") is None,
+                               reason="needs the MPI extra: pip install \"fastrnn[mpi]\"")
+
+
+def mpiexec(n, *args, timeout=300):
+    return subprocess.run([MPIEXEC, "-n", str(n), *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+def max_rel_diff(a, b):
+    return max(np.max(np.abs(x.astype(np.float64) - y)) / np.max(np.abs(x)) for x, y in zip(a, b))
+
+
+@needs_mpi
+def test_two_processes_equal_one(tmp_path):
+    """rnnlm at its default lr 20, where a difference of one rounding grows ten-fold
+    every few steps: only the same arithmetic ends equal after 50 iterations."""
+    args = ("train", "--model", "rnnlm", "--batch-size", 20, "--epochs", 1, "--max-iters", 50, "--seed", 1,
+            "--no-progress", "--checkpoint-every", 25)
+    one = fastrnn(*args, "--out", tmp_path / "one")
+    two = mpiexec(2, FASTRNN, *args, "--out", tmp_path / "two")
+    assert two.returncode == 0, two.stderr
+    assert "batch 20 over 2 processes (1 thread each)" in two.stdout
+    assert two.stdout.count("training Rnnlm") == 1  # rank 0 alone prints
+    a, b = read_params(tmp_path / "one" / "params.npz").arrays, read_params(tmp_path / "two" / "params.npz").arrays
+    assert max_rel_diff(a, b) <= 1e-5
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)  # in fact, bit for bit
+    ppl = [line for line in one.stdout.splitlines() if "perplexity:" in line]
+    assert ppl == [line for line in two.stdout.splitlines() if "perplexity:" in line]
+
+
+@needs_mpi
+def test_resume_under_mpi_and_own_text(tmp_path):
+    files = markov_files(tmp_path, sizes=(6_000, 600, 600))
+    args = ("train", *text_args(files, tmp_path / "cache"), *SMALL, "--epochs", 2, "--checkpoint-every", 7)
+    whole = mpiexec(2, FASTRNN, *args, "--out", tmp_path / "whole")
+    assert whole.returncode == 0, whole.stderr
+    first = mpiexec(2, FASTRNN, *args, "--epochs", 1, "--out", tmp_path / "part")
+    assert first.returncode == 0, first.stderr
+    resumed = mpiexec(2, FASTRNN, "train", "--resume", tmp_path / "part", "--epochs", 2)
+    assert resumed.returncode == 0, resumed.stderr
+    for x, y in zip(read_params(tmp_path / "whole" / "params.npz").arrays,
+                    read_params(tmp_path / "part" / "params.npz").arrays):
+        np.testing.assert_array_equal(x, y)
+
+
+@needs_mpi
+def test_an_exception_on_rank_1_ends_the_job(tmp_path):
+    """Rank 1 fails inside its training step while rank 0 waits in the step's allreduce."""
+    script = tmp_path / "fail_on_rank_1.py"
+    script.write_text(textwrap.dedent("""
+        import sys
+        from fastrnn import cli, parallel, run
+
+        if parallel.world().rank == 1:
+            def broken(self):
+                raise RuntimeError("a fault on rank 1")
+            run.Run._batch = broken
+        sys.exit(cli.main(["train", "--epochs", "1", "--max-iters", "20", "--no-progress",
+                           "--wordvec-size", "8", "--hidden-size", "8"]))
+    """))
+    start = time.monotonic()
+    failed = mpiexec(2, sys.executable, script, timeout=60)
+    assert failed.returncode != 0
+    assert time.monotonic() - start < 30
+    assert "a fault on rank 1" in failed.stderr
+
+
+@needs_mpi
+def test_a_user_error_on_every_rank_is_one_line(tmp_path):
+    failed = mpiexec(2, FASTRNN, "train", "--train-file", tmp_path / "missing.txt", timeout=60)
+    assert failed.returncode != 0
+    assert failed.stderr.count("fastrnn train: error: --train-file") >= 1 and "Traceback" not in failed.stderr
+
+
+def test_without_mpiexec_mpi4py_is_not_imported(tmp_path):
+    code = ("import sys; from fastrnn import cli; cli.main(['train', '--epochs', '1', '--max-iters', '2', "
+            "'--no-progress', '--wordvec-size', '8', '--hidden-size', '8']); "
+            "assert 'mpi4py' not in sys.modules, 'mpi4py was imported'")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr

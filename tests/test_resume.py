@@ -1,0 +1,122 @@
+"""Runs that survive a stop: SIGKILL at a random moment, SIGINT, and divergence."""
+import random
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from cli_support import FASTRNN, SMALL, fastrnn, markov_files, text_args
+from fastrnn import checkpoint
+from fastrnn.io import read_params
+
+EPOCHS = ("--epochs", 3, "--checkpoint-every", 5)
+
+
+def params_of(directory):
+    return read_params(directory / "params.npz").arrays
+
+
+def checkpoint_arrays(directory):
+    ck = checkpoint.load(directory / checkpoint.NAME)
+    return ck.params, ck.arrays
+
+
+def start(args, out):
+    return subprocess.Popen([FASTRNN, "train", *map(str, args), "--out", str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_checkpoint(proc, out, timeout=120):
+    deadline = time.monotonic() + timeout
+    while not (out / checkpoint.NAME).exists():
+        assert proc.poll() is None, f"the run ended before its first checkpoint: {proc.stderr.read()}"
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("corpus")
+    files = markov_files(directory, sizes=(40_000, 4_000, 4_000))
+    return files, directory / "cache"
+
+
+@pytest.mark.parametrize("model", ["rnnlm", "better"])
+def test_killed_at_a_random_moment_resumes_bit_identical(tmp_path, corpus, model):
+    files, cache = corpus
+    args = (*text_args(files, cache), *SMALL, *EPOCHS, "--model", model,
+            *(["--wordvec-size", 32] if model == "better" else []))
+    fastrnn("train", *args, "--out", tmp_path / "whole")
+    for attempt in range(5):
+        out = tmp_path / f"killed{attempt}"
+        proc = start(args, out)
+        wait_for_checkpoint(proc, out)
+        time.sleep(random.uniform(0, 1.0 / (attempt + 1)))
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate()
+        if proc.returncode == -signal.SIGKILL:
+            break
+    else:
+        pytest.fail("every run ended before it could be killed")
+    ck = checkpoint.load(out / checkpoint.NAME)
+    done = ck.run["position"]["done"]
+    resumed = fastrnn("train", "--resume", out)
+    assert f"iteration {ck.run['position']['iteration'] + 1}" in resumed.stdout.splitlines()[0]
+    for a, b in zip(params_of(tmp_path / "whole"), params_of(out)):
+        np.testing.assert_array_equal(a, b)
+    (p1, a1), (p2, a2) = checkpoint_arrays(tmp_path / "whole"), checkpoint_arrays(out)
+    assert a1.keys() == a2.keys() and done < checkpoint.load(out / checkpoint.NAME).run["position"]["done"]
+    for key in a1:
+        np.testing.assert_array_equal(a1[key], a2[key], err_msg=key)
+    for a, b in zip(p1, p2):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_sigint_writes_a_checkpoint_that_resumes(tmp_path, corpus):
+    files, cache = corpus
+    args = (*text_args(files, cache), *SMALL, *EPOCHS)
+    fastrnn("train", *args, "--out", tmp_path / "whole")
+    out = tmp_path / "stopped"
+    proc = start(args, out)
+    wait_for_checkpoint(proc, out)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGINT
+    lines = err.strip().splitlines()
+    assert lines[-1].startswith("fastrnn train: interrupted at epoch ")
+    assert lines[-1].endswith(f"checkpoint written: resume with: fastrnn train --resume {out}")
+    fastrnn("train", "--resume", out)
+    for a, b in zip(params_of(tmp_path / "whole"), params_of(out)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_finished_run_says_so_and_more_epochs_go_on(tmp_path, corpus):
+    files, cache = corpus
+    args = (*text_args(files, cache), *SMALL, "--epochs", 1, "--max-iters", 5)
+    fastrnn("train", *args, "--out", tmp_path / "a")
+    assert "is complete (1 epochs)" in fastrnn("train", "--resume", tmp_path / "a").stdout
+    fastrnn("train", "--resume", tmp_path / "a", "--epochs", 2)
+    fastrnn("train", *args[:-4], "--epochs", 2, "--max-iters", 5, "--out", tmp_path / "b")
+    for a, b in zip(params_of(tmp_path / "a"), params_of(tmp_path / "b")):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_an_exploding_learning_rate_stops_at_once_and_leaves_finite_params(tmp_path, corpus):
+    files, cache = corpus
+    # lr 1e38: the first (clipped) update leaves huge finite params, the next loss is NaN
+    run = fastrnn("train", *text_args(files, cache), *SMALL, "--lr", 1e38, "--checkpoint-every", 1,
+                  "--out", tmp_path / "a", check=False)
+    line = run.stderr.strip().splitlines()[-1]
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert line.startswith("fastrnn train: error: training diverged at iteration 2: the loss is nan")
+    assert line.endswith(f"{tmp_path / 'a'} holds the last finite params")
+    ck = checkpoint.load(tmp_path / "a" / checkpoint.NAME)
+    assert ck.run["position"]["done"] == 1 and all(np.isfinite(p).all() for p in ck.params)
+    # lr 1e39 is infinite in float32: the first update makes params infinite, and nothing is written
+    run = fastrnn("train", *text_args(files, cache), *SMALL, "--lr", 1e39, "--checkpoint-every", 1,
+                  "--out", tmp_path / "b", check=False)
+    assert run.returncode == 1
+    assert "diverged at iteration 1: an update made a param infinite or NaN" in run.stderr
+    assert not (tmp_path / "b" / checkpoint.NAME).exists() and not (tmp_path / "b" / "params.npz").exists()
