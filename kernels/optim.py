@@ -9,14 +9,25 @@ import numpy as np
 from numba import njit
 
 from .config import JIT
+from .simd import LANES, vadd, vfma, vload, vsplat, vsum
 
 
 @njit(**JIT)
 def sum_of_squares(a):
-    """sum(a**2) of a flat array, accumulated in a's dtype over vector lanes."""
-    s = a[0] * a[0]
-    for i in range(1, a.size):
-        s += a[i] * a[i]
+    """sum(a**2) of a flat array in a's dtype, in an order fixed by this source:
+    2*LANES lanes each accumulate every (2*LANES)-th square (fused multiply-add),
+    the lanes are added in a fixed tree, then the squares left over in order."""
+    n = a.size
+    zero = a.dtype.type(0)
+    acc0, acc1 = vsplat(zero, LANES), vsplat(zero, LANES)
+    j = 0
+    while j + 2 * LANES <= n:
+        v0, v1 = vload(a, j, LANES), vload(a, j + LANES, LANES)
+        acc0, acc1 = vfma(v0, v0, acc0), vfma(v1, v1, acc1)
+        j += 2 * LANES
+    s = vsum(vadd(acc0, acc1))
+    for k in range(j, n):
+        s += a[k] * a[k]
     return float(s)
 
 

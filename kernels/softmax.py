@@ -14,6 +14,7 @@ from numba import njit, prange
 
 from .config import JIT, PJIT
 from .mathfn import exp_nonpos
+from .simd import LANES, vadd, vload, vmax, vmaxall, vsplat, vsum
 
 BLOCK = 1024
 """Scores of a row whose exponentials are taken against one running maximum."""
@@ -21,31 +22,48 @@ BLOCK = 1024
 
 @njit(**JIT)
 def row_max(row):
-    """max(row) of a 1-D array, over eight interleaved partial maxima kept in
-    registers, so that LLVM vectorises it (a single running max is a serial
-    dependency chain)."""
+    """max(row) of a contiguous 1-D array, LANES elements at a time."""
     n = row.size
-    m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = row[0]
     j = 0
-    while j + 8 <= n:
-        m0, m1, m2, m3 = max(m0, row[j]), max(m1, row[j + 1]), max(m2, row[j + 2]), max(m3, row[j + 3])
-        m4, m5, m6, m7 = max(m4, row[j + 4]), max(m5, row[j + 5]), max(m6, row[j + 6]), max(m7, row[j + 7])
-        j += 8
-    m = max(max(max(m0, m1), max(m2, m3)), max(max(m4, m5), max(m6, m7)))
+    m = row[0]
+    if n >= LANES:
+        acc = vload(row, 0, LANES)
+        j = LANES
+        while j + LANES <= n:
+            acc = vmax(acc, vload(row, j, LANES))
+            j += LANES
+        m = vmaxall(acc)
     for k in range(j, n):
         m = max(m, row[k])
     return m
 
 
 @njit(**JIT)
-def exp_sum(x, shift, out):
-    """out = exp(x - shift) for 1-D x <= shift (elementwise); returns sum(out)."""
-    s = x.dtype.type(0)
-    for j in range(x.size):
-        e = exp_nonpos(x[j] - shift)
-        out[j] = e
-        s += e
+def lane_sum(a):
+    """sum(a) of a contiguous 1-D array in an order fixed by this source: each of
+    2*LANES lanes sums every (2*LANES)-th element in turn, the lanes are added in
+    a fixed tree (``vsum``), then the elements left over, in order."""
+    n = a.size
+    zero = a.dtype.type(0)
+    acc0, acc1 = vsplat(zero, LANES), vsplat(zero, LANES)
+    j = 0
+    while j + 2 * LANES <= n:
+        acc0 = vadd(acc0, vload(a, j, LANES))
+        acc1 = vadd(acc1, vload(a, j + LANES, LANES))
+        j += 2 * LANES
+    s = vsum(vadd(acc0, acc1))
+    for k in range(j, n):
+        s += a[k]
     return s
+
+
+@njit(**JIT)
+def exp_sum(x, shift, out):
+    """out = exp(x - shift) for 1-D x <= shift (elementwise); returns sum(out)
+    (``lane_sum``'s order)."""
+    for j in range(x.size):
+        out[j] = exp_nonpos(x[j] - shift)
+    return lane_sum(out)
 
 
 @njit(**PJIT)

@@ -121,3 +121,43 @@ def test_a_short_openmp_spin_unless_the_user_chose(user, seen):
     out = subprocess.run([sys.executable, "-c", OMP_PROBE], capture_output=True, text=True, env={**env, **user},
                          check=True)
     assert out.stdout.split() == seen.split()
+
+
+FIRST_RUN_PROBE = """
+import hashlib, json, numpy as np
+import fastrnn
+from fastrnn.kernels import head, softmax
+from fastrnn.optimizer import SGD
+from fastrnn.time_layers import TimeSoftmaxWithLoss
+from fastrnn.util import clip_grads
+rng = np.random.default_rng(0)
+digest = hashlib.sha1()
+xs = (rng.standard_normal((7, 10, 3001)) * 4).astype(np.float32)  # rows of blocks and a tail
+loss = TimeSoftmaxWithLoss()
+digest.update(np.float64(loss.forward(xs, rng.integers(0, 3001, (7, 10)))).tobytes())
+digest.update(loss.backward().tobytes())
+for cls in (fastrnn.Rnnlm, fastrnn.SimpleRnnlm):  # the fused head inside a training step
+    np.random.seed(1)
+    model = cls(3001, 16, 16)
+    for _ in range(2):
+        x, t = rng.integers(0, 3001, (20, 9)), rng.integers(0, 3001, (20, 9))
+        digest.update(np.float64(model.forward(x, t)).tobytes())
+        model.backward()
+        clip_grads(model.grads, 0.25)
+        SGD(0.1).update(model.params, model.grads)
+    for p in model.params:
+        digest.update(p.tobytes())
+misses = sum(sum(k.stats.cache_misses.values()) for k in (softmax.softmax_cross_entropy, head.head_forward,
+                                                           head.head_backward))
+print(json.dumps({"digest": digest.hexdigest(), "compiled": misses}))
+"""
+
+
+def test_freshly_compiled_kernels_round_as_cached_ones(tmp_path):
+    """A process that compiles the kernels into an empty cache gets the very bits a
+    process that loads them from that cache gets."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    first, second = (json.loads(subprocess.run([sys.executable, "-c", FIRST_RUN_PROBE], capture_output=True,
+                                                text=True, env=env, check=True).stdout) for _ in range(2))
+    assert first["compiled"] > 0 and second["compiled"] == 0
+    assert first["digest"] == second["digest"]
