@@ -77,8 +77,9 @@ def _tanh(x):
         ax = math.fabs(x)
         e = exp_nonpos(-_TWO * ax)
         big = (_ONE - e) / (_ONE + e)
-        x2 = ax * ax
-        small = ax * (_ONE + x2 * (_T1 + x2 * (_T2 + x2 * (_T3 + x2 * (_T4 + x2 * _T5)))))
+        xs = min(ax, _TANH_SMALL)  # the branch not taken stays finite (an infinite one would give NaN)
+        x2 = xs * xs
+        small = xs * (_ONE + x2 * (_T1 + x2 * (_T2 + x2 * (_T3 + x2 * (_T4 + x2 * _T5)))))
         use_small = _F(ax < _TANH_SMALL)  # arithmetic select: a conditional expression
         y = big + use_small * (small - big)  # in an inlined overload upsets Numba's IR checks
         return math.copysign(y, x)

@@ -1,8 +1,8 @@
 """Softmax with cross-entropy over rows of scores, fused, parallel over rows.
 
 For a row ``x`` (V scores) with label ``t``: ``m = max(x)``,
-``lse = m + log(sum(exp(x - m)))``, ``loss = lse - x[t]`` and
-``dx = (exp(x - lse) - onehot(t)) * scale``.  Rows whose label equals
+``loss = (m - x[t]) + log(sum(exp(x - m)))`` and
+``dx = (exp(x - m) / sum(exp(x - m)) - onehot(t)) * scale``.  Rows whose label equals
 ``ignore`` give loss 0 and a zero gradient.  Loss and gradient come from one
 pass, so the exponentials are taken once and no other V-wide array exists.
 """
@@ -103,4 +103,4 @@ def softmax_cross_entropy(x, t, ignore, scale, losses, dx):
             for j in range(block.size):
                 block[j] *= c
         out[label] -= scale
-        losses[r] = m + math.log(s) - row[label]
+        losses[r] = (m - row[label]) + math.log(s)  # m - x[t] first: exact when the scores are close

@@ -1,6 +1,9 @@
 import numpy as np
 import pytest
 
+PROPERTY_CASES = {}
+"""Generated cases run by each property-based test (tests/test_properties.py)."""
+
 
 @pytest.fixture
 def rng():
@@ -12,3 +15,9 @@ def torch():
     torch = pytest.importorskip("torch")
     torch.set_num_threads(2)
     return torch
+
+
+def pytest_terminal_summary(terminalreporter):
+    if PROPERTY_CASES:
+        terminalreporter.write_line(f"property-based cases run: {sum(PROPERTY_CASES.values()):,} "
+                                    f"in {len(PROPERTY_CASES)} tests")

@@ -12,14 +12,15 @@ from .. import _validate as v
 from ..functions import cross_entropy_error, softmax
 
 
-def _array(x, name: str, ndim: int | None = None) -> np.ndarray:
-    """x itself once it is a numeric numpy array (of rank ndim when given)."""
+def _array(x, name: str, ndim: int | None = None, real: bool = False) -> np.ndarray:
+    """x once it is a numeric numpy array (of rank ndim when given); with ``real``,
+    integers as float64."""
     if not isinstance(x, np.ndarray) or x.dtype.kind not in "fiu":
         raise TypeError(f"{name} must be a numpy array of numbers, got "
                         + (f"dtype {x.dtype}" if isinstance(x, np.ndarray) else type(x).__name__))
     if ndim is not None and x.ndim != ndim:
         raise ValueError(f"{name} must have {ndim} dimensions, got shape {x.shape}")
-    return x
+    return x.astype(np.float64) if real and x.dtype.kind != "f" else x
 
 
 def _cached(value, layer: object):
@@ -110,7 +111,7 @@ class SoftmaxWithLoss:
         self.t = None
 
     def forward(self, x, t):
-        x = _array(x, "x", 2)
+        x = _array(x, "x", 2, real=True)
         y = softmax(x)
         self.t = _labels(t, y)
         self.y = y
@@ -132,7 +133,7 @@ class Sigmoid:
         self.out = None
 
     def forward(self, x):
-        self.out = 1 / (1 + np.exp(-_array(x, "x")))
+        self.out = 1 / (1 + np.exp(-_array(x, "x", real=True)))
         return self.out
 
     def backward(self, dout):
@@ -152,7 +153,7 @@ class SigmoidWithLoss:
         self.t = None
 
     def forward(self, x, t):
-        x = _array(x, "x")
+        x = _array(x, "x", real=True)
         y = 1 / (1 + np.exp(-x))
         t = v.id_array(_array(t, "t"), "t", x.shape, 2)
         self.y, self.t = y, t
