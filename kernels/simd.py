@@ -11,10 +11,10 @@ elements in order, and ``vsum`` adds the lanes in a fixed tree.  The width is
 part of the source too (``LANES``), so results are the same on AVX2 and on
 AVX-512 machines (LLVM splits a vector wider than the registers).
 
-Operations: ``vzero(x, w)`` a vector of w zeros of x's type; ``vsplat(x, w)``; ``vload(a, i, w)``,
-``vstore(a, i, v)`` (elements i:i+w of a contiguous 1-D array; the caller
-keeps i+w within it); ``vadd``, ``vsub``, ``vmul``; ``vfma(a, b, c)`` = a*b+c
-rounded once; ``vmax``; ``vsum(v)``, ``vmaxall(v)`` (lanes combined in a fixed order).
+Operations: ``vsplat(x, w)`` (w copies of x); ``vload(a, i, w)`` (elements i:i+w
+of a contiguous 1-D array; the caller keeps i+w within it); ``vadd``;
+``vfma(a, b, c)`` = a*b+c rounded once; ``vmax``; ``vsum(v)``, ``vmaxall(v)``
+(lanes combined in a fixed tree).
 """
 from llvmlite import ir
 from numba import types
@@ -48,16 +48,6 @@ def _width(w):
 
 
 @intrinsic(prefer_literal=True)
-def vzero(typingctx, x, w):
-    vec = Vec(x, _width(w))
-
-    def codegen(context, builder, signature, args):
-        return ir.Constant(context.get_value_type(vec), None)
-
-    return vec(x, w), codegen
-
-
-@intrinsic(prefer_literal=True)
 def vsplat(typingctx, x, w):
     vec = Vec(x, _width(w))
 
@@ -86,18 +76,6 @@ def vload(typingctx, a, i, w):
     return vec(a, i, w), codegen
 
 
-@intrinsic
-def vstore(typingctx, a, i, v):
-    if not (isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C" and isinstance(v, Vec)):
-        raise TypingError("vstore needs a contiguous 1-D array and a vector")
-
-    def codegen(context, builder, signature, args):
-        builder.store(args[2], _pointer(context, builder, a, args[0], args[1], v), align=1)
-        return context.get_dummy_value()
-
-    return types.none(a, i, v), codegen
-
-
 def _binary(op):
     @intrinsic
     def fn(typingctx, a, b):
@@ -111,7 +89,7 @@ def _binary(op):
     return fn
 
 
-vadd, vsub, vmul = _binary("fadd"), _binary("fsub"), _binary("fmul")
+vadd = _binary("fadd")
 
 
 @intrinsic
