@@ -144,3 +144,30 @@ def test_trainer_max_iters_and_identity():
     assert trainer.ppl_iters == list(range(1, 9))
     assert all(a is b for a, b in zip(model.params, params)) and all(a is b for a, b in zip(model.grads, grads))
     assert all(not np.array_equal(a, b) for a, b in zip(params, before))
+
+
+def test_a_non_finite_loss_stops_training_at_its_iteration():
+    """No clipping, so only the loss can give the divergence away; the iteration named
+    is the first whose loss is not finite, found here by a plain loop."""
+    from fastrnn.trainer import TrainingDiverged
+
+    corpus = np.tile(np.arange(12), 50)
+
+    def fresh():
+        np.random.seed(0)
+        return SimpleRnnlm(12, 4, 4)
+
+    model, first = fresh(), None
+    trainer = RnnlmTrainer(model, SGD(lr=1e38))
+    trainer.time_idx = 0
+    for k in range(1, 60):
+        loss = model.forward(*trainer.get_batch(corpus[:-1], corpus[1:], 2, 3))
+        if not np.isfinite(loss):
+            first = k
+            break
+        model.backward()
+        SGD(lr=1e38).update(model.params, model.grads)
+    assert first is not None and first > 1
+    with pytest.raises(TrainingDiverged, match=rf"training diverged at iteration {first}: the loss is "):
+        RnnlmTrainer(fresh(), SGD(lr=1e38)).fit(corpus[:-1], corpus[1:], max_epoch=1, batch_size=2, time_size=3,
+                                                 eval_interval=None, progress=False)

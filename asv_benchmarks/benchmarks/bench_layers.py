@@ -1,51 +1,53 @@
 """Layer and training-step timings of fastrnn (float32)."""
 import numpy as np
 
-from .common import Benchmark, rng
+from .common import Benchmark, best_gflops, bench_case, rng
 
 try:
-    from fastrnn.time_layers import TimeEmbedding, TimeRNN, TimeSoftmaxWithLoss
+    from fastrnn.time_layers import TimeEmbedding, TimeSoftmaxWithLoss
 except ImportError:  # a commit before the layers existed
-    TimeRNN = None
+    TimeEmbedding = None
 
 
-class TimeRNNForwardBackward(Benchmark):
-    params = [[(20, 35, 100, 100), (128, 35, 512, 512)]]
-    param_names = ["N_T_D_H"]
+class LayerForwardBackward(Benchmark):
+    """Forward + backward of the recurrent layers: the layer cases of ``python -m fastrnn.bench``."""
 
-    def setup(self, shape):
-        if TimeRNN is None:
-            raise NotImplementedError
+    params = [["rnn_small", "rnn_large", "lstm_small", "gru_256", "lstm_650"]]
+    param_names = ["case"]
+
+    def setup(self, case):
         self.limit_threads()
-        N, T, D, H = shape
-        r = rng()
-        f = np.float32
-        self.xs = r.standard_normal((N, T, D)).astype(f)
-        self.dhs = r.standard_normal((N, T, H)).astype(f)
-        self.layer = TimeRNN((r.standard_normal((D, H)) / np.sqrt(D)).astype(f),
-                             (r.standard_normal((H, H)) / np.sqrt(H)).astype(f), np.zeros(H, f))
-        self.time_forward_backward(shape)
-        self.flops = 2 * N * T * H * (3 * D + 3 * H)  # multiply-adds of xs@Wx, dWx, dxs (D) and h@Wh, dt@Wh.T, dWh (H)
+        self.call, self.flops = bench_case(case)
 
-    def time_forward_backward(self, shape):
-        self.layer.forward(self.xs)
-        self.layer.backward(self.dhs)
+    def time_forward_backward(self, case):
+        self.call()
 
-    def track_gflops(self, shape):
-        import time
-        best = float("inf")
-        for _ in range(5):
-            start = time.perf_counter()
-            self.time_forward_backward(shape)
-            best = min(best, time.perf_counter() - start)
-        return self.flops / best / 1e9
+    def track_gflops(self, case):
+        return best_gflops(self.call, self.flops)
+
+    track_gflops.unit = "GFLOP/s"
+
+
+class Products(Benchmark):
+    """The recurrent product of a 650-unit LSTM step, (20, 650) @ (650, 2600), as the layer
+    makes it, and the large product its rate is read against."""
+
+    params = [["recurrent_650", "large_product"]]
+    param_names = ["case"]
+
+    def setup(self, case):
+        self.limit_threads()
+        self.call, self.flops = bench_case(case)
+
+    def track_gflops(self, case):
+        return best_gflops(self.call, self.flops, repeat=20)
 
     track_gflops.unit = "GFLOP/s"
 
 
 class SoftmaxWithLoss(Benchmark):
     def setup(self):
-        if TimeRNN is None:
+        if TimeEmbedding is None:
             raise NotImplementedError
         self.limit_threads()
         r = rng()
@@ -85,7 +87,7 @@ class OutputHeadForwardBackward(Benchmark):
 
 class EmbeddingForwardBackward(Benchmark):
     def setup(self):
-        if TimeRNN is None:
+        if TimeEmbedding is None:
             raise NotImplementedError
         self.limit_threads()
         r = rng()
@@ -97,34 +99,3 @@ class EmbeddingForwardBackward(Benchmark):
     def time_forward_backward(self):
         self.layer.forward(self.xs)
         self.layer.backward(self.dout)
-
-
-class GatedForwardBackward(Benchmark):
-    """TimeLSTM and TimeGRU forward + backward, the cases of ``python -m fastrnn.bench``."""
-
-    params = [["lstm_small", "gru_256", "lstm_650"]]
-    param_names = ["case"]
-
-    def setup(self, case):
-        try:
-            from fastrnn.bench.cases import flops, make
-            self.call = make("fastrnn", case)
-        except (ImportError, KeyError):  # a commit before the gated cells existed
-            raise NotImplementedError
-        self.limit_threads()
-        self.flops = flops(case)
-        self.call()
-
-    def time_forward_backward(self, case):
-        self.call()
-
-    def track_gflops(self, case):
-        import time
-        best = float("inf")
-        for _ in range(5):
-            start = time.perf_counter()
-            self.call()
-            best = min(best, time.perf_counter() - start)
-        return self.flops / best / 1e9
-
-    track_gflops.unit = "GFLOP/s"

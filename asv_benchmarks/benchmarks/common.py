@@ -19,3 +19,27 @@ class Benchmark:
 
 def rng():
     return np.random.default_rng(0)
+
+
+def bench_case(case):
+    """The timed function of a ``python -m fastrnn.bench`` case for fastrnn, called once
+    (compiled, warmed), and the case's floating-point operations; NotImplementedError
+    at a commit without the case."""
+    try:
+        from fastrnn.bench.cases import flops, make
+        call = make("fastrnn", case)
+    except (ImportError, KeyError):
+        raise NotImplementedError
+    call()
+    return call, flops(case)
+
+
+def best_gflops(call, flop, repeat=5):
+    import time
+
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - start)
+    return flop / best / 1e9

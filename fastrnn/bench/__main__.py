@@ -11,11 +11,11 @@ import argparse
 import importlib.util
 import multiprocessing as mp
 import os
-import platform
 import statistics
 import time
 
 from .cases import CASES, flops
+from .machine import cpu
 from .worker import worker
 
 
@@ -47,12 +47,14 @@ def measure(case: str, contenders: list, threads: int, blocks: int, calls: int, 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fastrnn.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", nargs="+", choices=sorted(CASES), default=list(CASES))
+    parser.add_argument("--cases", nargs="+", choices=sorted(CASES),
+                        default=[c for c in CASES if c != "large_product"])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--blocks", type=int, default=7)
     parser.add_argument("--calls", type=int, default=10, help="consecutive calls a block")
     parser.add_argument("--pause", type=float, default=0.5, help="seconds between blocks")
     parser.add_argument("--no-numpy", action="store_true", help="leave out the (slow) NumPy design")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = parser.parse_args(argv)
 
     # The workers start from the user's environment, not fastrnn's OpenMP
@@ -69,19 +71,41 @@ def main(argv=None) -> int:
         print("PyTorch is not installed: no PyTorch column")
     if not args.no_numpy:
         contenders.append("numpy")
-    print(f"{platform.processor() or platform.machine()}, {args.threads} threads each; medians of "
-          f"{args.blocks} blocks x {args.calls} calls, alternating, {args.pause} s pauses")
-    header = f"{'case':<12}" + "".join(f"{c + ' ms':>12}" for c in contenders) + "".join(
-        f"{'x vs ' + c:>14}" for c in contenders[1:]) + f"{'GFLOP/s':>10}"
-    print(header)
+    print(f"{cpu()}; {args.threads} threads each; medians of {args.blocks} blocks x {args.calls} calls, "
+          f"alternating, {args.pause} s pauses", flush=True)
+    roof = measure("large_product", ["numpy"], args.threads, args.blocks, args.calls, args.pause)["numpy"]
+    roof = flops("large_product") / roof / 1e9
+    print(f"roofline: NumPy's BLAS makes the large product {'x'.join(map(str, CASES['large_product']['product']))} "
+          f"at {roof:.1f} GFLOP/s on {args.threads} threads, {roof / args.threads:.1f} a core", flush=True)
+    names = [c + " ms" for c in contenders] + ["x vs " + c for c in contenders[1:]] + ["GFLOP/s", "of roofline"]
+    table = Table(["case", *names], args.markdown)
     for case in args.cases:
         med = measure(case, contenders, args.threads, args.blocks, args.calls, args.pause)
-        row = f"{case:<12}" + "".join(f"{med[c] * 1e3:>12.2f}" if med[c] else f"{'-':>12}" for c in contenders)
-        row += "".join(f"{med[c] / med['fastrnn']:>14.2f}" if med[c] else f"{'-':>14}" for c in contenders[1:])
-        row += f"{flops(case) / med['fastrnn'] / 1e9:>10.1f}" if flops(case) else ""
-        print(row, flush=True)
-    print("x vs C: C's median time over fastrnn's (above 1: fastrnn is faster); GFLOP/s: fastrnn's, layer cases")
+        row = [f"{med[c] * 1e3:.2f}" if med[c] else "-" for c in contenders]
+        row += [f"{med[c] / med['fastrnn']:.2f}" if med[c] else "-" for c in contenders[1:]]
+        rate = flops(case) / med["fastrnn"] / 1e9 if flops(case) else None
+        row += [f"{rate:.1f}", f"{rate / roof:.0%}"] if rate else ["", ""]
+        table.row([case, *row])
+    print("x vs C: C's median time over fastrnn's (above 1: fastrnn is faster); GFLOP/s: fastrnn's, layer and "
+          "product cases; of roofline: that rate over the roofline's")
     return 0
+
+
+class Table:
+    """Rows printed as they come: aligned text, or Markdown."""
+
+    def __init__(self, header: list, markdown: bool):
+        self.markdown = markdown
+        self.widths = [max(12, len(h) + 2) for h in header]
+        self.row(header)
+        if markdown:
+            print("|" + "|".join(" --- " for _ in header) + "|")
+
+    def row(self, cells: list) -> None:
+        if self.markdown:
+            print("| " + " | ".join(cells) + " |", flush=True)
+        else:
+            print(f"{cells[0]:<14}" + "".join(f"{c:>{w}}" for c, w in zip(cells[1:], self.widths[1:])), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,15 @@
 """Benchmark cases: ``make(contender, case)`` returns a function doing one unit of work.
 
 Model cases time one training step (forward, backward, clip, SGD) of a language
-model at V=10000, D=H=100, N=20, T=35: ``simple_step`` (SimpleRnnlm) and
-``rnnlm_step`` (Rnnlm, LSTM).  Layer cases time forward + backward of one
-recurrent layer at N=20 (or 128), T=35.  ``make`` returns None where a
-contender has no implementation of a case (the NumPy design has the vanilla
-RNN only).
+model, N=20, T=35, V=10000: ``simple_step`` (SimpleRnnlm, D=H=100),
+``rnnlm_step`` (Rnnlm, LSTM, D=H=100) and ``better_step`` (BetterRnnlm: two LSTM
+layers of 650, dropout 0.5, output weight tied to the embedding).  Layer cases
+time forward + backward of one recurrent layer at N=20 (or 128), T=35.
+``recurrent_650`` times the recurrent product of one step of a 650-unit LSTM
+alone, (20, 650) @ (650, 2600), as the layer makes it, and ``large_product``
+one large product (700, 650) @ (650, 2600): the roofline the others are read
+against.  ``make`` returns None where a contender has no implementation of a
+case (the NumPy design has the vanilla RNN only).
 """
 import numpy as np
 
@@ -13,23 +17,30 @@ _LM = dict(V=10000, D=100, H=100, N=20, T=35)
 CASES = {
     "simple_step": dict(_LM, model="simple"),
     "rnnlm_step": dict(_LM, model="rnnlm"),
+    "better_step": dict(_LM, D=650, H=650, model="better"),
     "rnn_small": dict(cell="rnn", N=20, T=35, D=100, H=100),
     "rnn_large": dict(cell="rnn", N=128, T=35, D=512, H=512),
     "lstm_small": dict(cell="lstm", N=20, T=35, D=100, H=100),
     "gru_256": dict(cell="gru", N=20, T=35, D=256, H=256),
     "lstm_650": dict(cell="lstm", N=20, T=35, D=650, H=650),
+    "recurrent_650": dict(product=(20, 650, 2600)),
+    "large_product": dict(product=(700, 650, 2600)),
 }
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 LR, MAX_GRAD = 0.1, 0.25
 
 
 def flops(case: str):
-    """Floating-point operations of one call of a layer case (None for model cases):
-    six products of (N*T) x (D or H) x G*H, three forward and three backward."""
+    """Floating-point operations of one call of a layer or product case (None for
+    model cases): a layer's six products of (N*T) x (D or H) x G*H, three forward
+    and three backward."""
     p = CASES[case]
+    if "product" in p:
+        M, K, N = p["product"]
+        return 2 * M * K * N
     if "cell" not in p:
         return None
-    return 6 * p["N"] * p["T"] * GATES[p["cell"]] * p["H"] * (p["D"] + p["H"])
+    return 2 * p["N"] * p["T"] * GATES[p["cell"]] * p["H"] * (3 * p["D"] + 3 * p["H"])
 
 
 def _step_data(rng, V, N, T):
@@ -43,23 +54,27 @@ def _layer_data(rng, cell, N, T, D, H):
             (rng.standard_normal((H, G * H)) / np.sqrt(H)).astype(f), np.zeros(G * H, f))
 
 
+def _product(rng, M, K, N):
+    return (rng.standard_normal((M, K)).astype(np.float32),
+            (rng.standard_normal((K, N)) / np.sqrt(K)).astype(np.float32))
+
+
 def _fastrnn(p, rng):
     from fastrnn import models, time_layers
+    from fastrnn._matmul import matmul
     from fastrnn.optimizer import SGD
-    from fastrnn.util import clip_grads
+    from fastrnn.trainer import train_step
 
+    if "product" in p:
+        A, B = _product(rng, *p["product"])
+        C = np.empty((A.shape[0], B.shape[1]), np.float32)
+        return lambda: matmul(A, B, out=C)
     if "model" in p:
         np.random.seed(0)
-        cls = {"simple": models.SimpleRnnlm, "rnnlm": models.Rnnlm}[p["model"]]
+        cls = {"simple": models.SimpleRnnlm, "rnnlm": models.Rnnlm, "better": models.BetterRnnlm}[p["model"]]
         model, opt = cls(p["V"], p["D"], p["H"]), SGD(LR)
         xs, ts = _step_data(rng, p["V"], p["N"], p["T"])
-
-        def step():
-            model.forward(xs, ts)
-            model.backward()
-            clip_grads(model.grads, MAX_GRAD)
-            opt.update(model.params, model.grads)
-        return step
+        return lambda: train_step(model, opt, xs, ts, MAX_GRAD, 1)
     xs, dhs, Wx, Wh, b = _layer_data(rng, p["cell"], p["N"], p["T"], p["D"], p["H"])
     cls = {"rnn": time_layers.TimeRNN, "lstm": time_layers.TimeLSTM, "gru": time_layers.TimeGRU}[p["cell"]]
     layer = cls(Wx, Wh, b)
@@ -69,6 +84,10 @@ def _fastrnn(p, rng):
 def _numpy(p, rng):
     from . import numpy_design as nd
 
+    if "product" in p:  # NumPy's own BLAS, on its own threads
+        A, B = _product(rng, *p["product"])
+        C = np.empty((A.shape[0], B.shape[1]), np.float32)
+        return lambda: np.matmul(A, B, out=C)
     if p.get("model") == "simple":
         model = nd.SimpleRnnlm(p["V"], p["D"], p["H"], rng)
         xs, ts = _step_data(rng, p["V"], p["N"], p["T"])
@@ -90,18 +109,28 @@ def _torch(p, rng):
 
     recurrent = {"simple": torch.nn.RNN, "rnnlm": torch.nn.LSTM, "rnn": torch.nn.RNN,
                  "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
+    if "product" in p:
+        A, B = (torch.from_numpy(a) for a in _product(rng, *p["product"]))
+        C = torch.empty((A.shape[0], B.shape[1]))
+        return lambda: torch.mm(A, B, out=C)
     if "model" in p:
         V, D, H = p["V"], p["D"], p["H"]
-        emb, rnn, lin = torch.nn.Embedding(V, D), recurrent[p["model"]](D, H, batch_first=True), torch.nn.Linear(H, V)
-        params = [*emb.parameters(), *rnn.parameters(), *lin.parameters()]
+        better = p["model"] == "better"
+        kind = torch.nn.LSTM if better else recurrent[p["model"]]
+        emb, rnn, lin = torch.nn.Embedding(V, D), kind(D, H, batch_first=True, num_layers=2 if better else 1,
+                                                      dropout=0.5 if better else 0.0), torch.nn.Linear(H, V)
+        drop = torch.nn.Dropout(0.5 if better else 0.0)
+        if better:
+            lin.weight = emb.weight  # weight tying
+        params = list(dict.fromkeys([*emb.parameters(), *rnn.parameters(), *lin.parameters()]))
         opt = torch.optim.SGD(params, lr=LR)
         xs, ts = (torch.from_numpy(a) for a in _step_data(rng, V, p["N"], p["T"]))
         state = [None]
 
         def step():
-            out, s = rnn(emb(xs), state[0])
+            out, s = rnn(drop(emb(xs)), state[0])
             state[0] = tuple(a.detach() for a in s) if isinstance(s, tuple) else s.detach()
-            loss = torch.nn.functional.cross_entropy(lin(out).reshape(-1, V), ts.reshape(-1))
+            loss = torch.nn.functional.cross_entropy(lin(drop(out)).reshape(-1, V), ts.reshape(-1))
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, MAX_GRAD)

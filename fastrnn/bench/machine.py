@@ -1,0 +1,26 @@
+"""The CPU a benchmark ran on, as one line: vendor, model, LLVM's name for it, vector instructions."""
+from __future__ import annotations
+
+import os
+import platform
+
+
+def cpu() -> str:
+    info = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                info.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    flags = set(info.get("flags", "").split())
+    isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE" if flags else platform.machine()
+    try:
+        from llvmlite import binding
+        llvm = binding.get_host_cpu_name()
+    except Exception:  # noqa: BLE001  (an informational line only)
+        llvm = "?"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (f"{info.get('vendor_id', platform.processor() or '?')}, {info.get('model name', '?')} "
+            f"(LLVM: {llvm}), {isa}, {cores} cores")
