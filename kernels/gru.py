@@ -13,7 +13,7 @@ from numba import njit, prange
 from .blas import gemm
 from .config import JIT, PJIT
 from .gates import activate
-from .tiles import by_units, row_tiles, span, unit_tiles
+from .tiles import row_tiles, span, unit_groups, unit_tiles
 
 
 @njit(**JIT)
@@ -79,10 +79,9 @@ def gru_forward(xw, b, Wh, h0, hs, gates, rh, hprev, bounds):
             _forward_gates(t, r0, r1, 0, H, a, xw, b, Wh, h0, hs, gates, rh, hprev)
             _forward_candidate(t, r0, r1, 0, H, a, xw, b, Wh, hs, gates, rh, hprev)
     nunits, usize = unit_tiles(H)
-    for g in range(bounds.size - 1):
-        g0, g1 = bounds[g], bounds[g + 1]
-        if g1 == g0 or not by_units(g1 - g0, H3 * H):
-            continue
+    groups = unit_groups(bounds, H3 * H)
+    for q in range(groups.shape[0]):
+        g0, g1 = groups[q, 0], groups[q, 1]
         scratch = np.empty((nunits, g1 - g0, 2 * usize), xw.dtype)
         for t in range(T):
             for k in prange(nunits):
@@ -156,10 +155,9 @@ def gru_backward(dhs, WhT, gates, hprev, dA, dh0, bounds):
         gemm(dA[r0:r1, 0, :2 * H], WhT[:2 * H], dh0[r0:r1])
         dh0[r0:r1] += carry[r0:r1]
     nunits, usize = unit_tiles(H)
-    for g in range(bounds.size - 1):
-        g0, g1 = bounds[g], bounds[g + 1]
-        if g1 == g0 or not by_units(g1 - g0, 3 * H * H):
-            continue
+    groups = unit_groups(bounds, 3 * H * H)
+    for q in range(groups.shape[0]):
+        g0, g1 = groups[q, 0], groups[q, 1]
         for t in range(T - 1, -1, -1):
             for k in prange(nunits):
                 j0, j1 = span(k, usize, H)

@@ -17,7 +17,7 @@ from .blas import gemm
 from .config import JIT, PJIT
 from .gates import activate
 from .mathfn import tanh
-from .tiles import by_units, row_tiles, span, unit_tiles
+from .tiles import row_tiles, span, unit_groups, unit_tiles
 
 
 @njit(**JIT)
@@ -64,10 +64,9 @@ def lstm_forward(xw, b, Wh, h0, c0, hs, cs, gates, hprev, bounds):
         for t in range(T):
             _forward_block(t, r0, r1, 0, H, a, xw, b, Wh, h0, c0, hs, cs, gates, hprev)
     nunits, usize = unit_tiles(H)
-    for g in range(bounds.size - 1):
-        g0, g1 = bounds[g], bounds[g + 1]
-        if g1 == g0 or not by_units(g1 - g0, H4 * H):
-            continue
+    groups = unit_groups(bounds, H4 * H)
+    for q in range(groups.shape[0]):
+        g0, g1 = groups[q, 0], groups[q, 1]
         scratch = np.empty((nunits, g1 - g0, 4 * usize), xw.dtype)
         for t in range(T):
             for k in prange(nunits):
@@ -132,10 +131,9 @@ def lstm_backward(dhs, WhT, c0, cs, gates, dA, dh0, dc, bounds):
             _backward_block(t, r0, r1, 0, H, dh, tc, dhs, WhT, c0, cs, gates, dA, dc)
         gemm(dA[r0:r1, 0], WhT, dh0[r0:r1])
     nunits, usize = unit_tiles(H)
-    for g in range(bounds.size - 1):
-        g0, g1 = bounds[g], bounds[g + 1]
-        if g1 == g0 or not by_units(g1 - g0, 4 * H * H):
-            continue
+    groups = unit_groups(bounds, 4 * H * H)
+    for q in range(groups.shape[0]):
+        g0, g1 = groups[q, 0], groups[q, 1]
         scratch = np.empty((nunits, usize), dhs.dtype)
         for t in range(T - 1, -1, -1):
             for k in prange(nunits):

@@ -83,3 +83,21 @@ def row_tiles(bounds, work):
 def by_units(N, work):
     """Whether a batch (or group) of N rows splits over hidden units."""
     return batch_tiles(N)[0] == 1 and N * work >= WIDE_STEP
+
+
+@njit(**JIT)
+def unit_groups(bounds, work):
+    """Row ranges (count, 2) of the groups that split over hidden units (``by_units``)."""
+    count = 0
+    for g in range(bounds.size - 1):
+        n = bounds[g + 1] - bounds[g]
+        if n > 0 and by_units(n, work):
+            count += 1
+    groups = np.empty((count, 2), np.int64)
+    k = 0
+    for g in range(bounds.size - 1):
+        n = bounds[g + 1] - bounds[g]
+        if n > 0 and by_units(n, work):
+            groups[k, 0], groups[k, 1] = bounds[g], bounds[g + 1]
+            k += 1
+    return groups

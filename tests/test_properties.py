@@ -21,6 +21,7 @@ from fastrnn.time_layers import (GRU, LSTM, RNN, TimeAffine, TimeBiLSTM, TimeDro
 from fastrnn.util import clip_grads
 from support import TOL
 
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NaN and Inf inputs, on purpose
 CASES = settings(max_examples=200, deadline=None, derandomize=True, database=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 DTYPES = [np.float32, np.float64, np.float16, np.int64, np.int32, np.uint8, np.bool_, np.complex64]

@@ -146,6 +146,7 @@ def test_trainer_max_iters_and_identity():
     assert all(not np.array_equal(a, b) for a, b in zip(params, before))
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the divergence it provokes
 def test_a_non_finite_loss_stops_training_at_its_iteration():
     """No clipping, so only the loss can give the divergence away; the iteration named
     is the first whose loss is not finite, found here by a plain loop."""
