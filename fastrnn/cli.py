@@ -293,22 +293,21 @@ def load_corpus(s: dict, world, cache_dir, progress):
         train, word_to_id, _ = ptb.load_data("train")
         return Corpus(train, ptb.load_data("val")[0], ptb.load_data("test")[0], list(word_to_id),
                       "the Penn Treebank", {"name": "ptb"})
-    corpus = None
-    for turn in ("rank 0", "others"):
-        if (world.rank == 0) == (turn == "rank 0"):
-            try:
-                vocab = text.build_vocabulary(s["train_file"], s["vocab_size"], s["min_count"] or 1, cache_dir,
-                                              progress and world.rank == 0)
-            except text.CorpusError as e:
-                raise UserError(f"--train-file {e}") from None
-            except OSError as e:
-                raise UserError(f"--train-file {s['train_file']}: {e.strerror or e}") from None
-            files = [convert_text(Path(s[k]), vocab, cache_dir, progress and world.rank == 0, f"--{k.replace('_', '-')}")
-                     if s[k] is not None else None for k in ("train_file", "valid_file", "test_file")]
-            corpus = Corpus(*files, vocab.words, Path(s["train_file"]).name,
-                            {"name": "text", "vocabulary": vocab.checksum, "train_words": int(len(files[0]))})
+    if world.rank > 0:
+        world.barrier()  # rank 0 converts; the others then find the files in the cache
+    progress = progress and world.rank == 0
+    try:
+        vocab = text.build_vocabulary(s["train_file"], s["vocab_size"], s["min_count"] or 1, cache_dir, progress)
+    except text.CorpusError as e:
+        raise UserError(f"--train-file {e}") from None
+    except OSError as e:
+        raise UserError(f"--train-file {s['train_file']}: {e.strerror or e}") from None
+    files = [convert_text(Path(s[k]), vocab, cache_dir, progress, f"--{k.replace('_', '-')}")
+             if s[k] is not None else None for k in ("train_file", "valid_file", "test_file")]
+    if world.rank == 0:
         world.barrier()
-    return corpus
+    return Corpus(*files, vocab.words, Path(s["train_file"]).name,
+                  {"name": "text", "vocabulary": vocab.checksum, "train_words": int(len(files[0]))})
 
 
 def check_sizes(s: dict, corpus, world) -> None:

@@ -50,7 +50,9 @@ class LanguageModel(BaseModel):
 
     def predict(self, xs: np.ndarray) -> np.ndarray:
         """xs (N, T) word ids -> scores before softmax (N, T, V)."""
-        xs = self._check_batch(xs)
+        return self._scores(self._check_batch(xs))
+
+    def _scores(self, xs: np.ndarray) -> np.ndarray:
         for layer in self.layers:
             xs = layer.forward(xs)
         return xs
@@ -62,7 +64,10 @@ class LanguageModel(BaseModel):
         the two run fused (``AffineSoftmaxLoss``), never making the scores;
         ``backward`` then goes through the same fused step.
         """
-        xs = self._check_batch(xs, ts)
+        return self._loss(self._check_batch(xs, ts), ts)
+
+    def _loss(self, xs: np.ndarray, ts) -> float:
+        """``forward`` of checked ids xs."""
         *body, last = self.layers
         head = getattr(self, "_head", None)
         if head is None or head.affine is not last or head.loss is not self.loss_layer:
@@ -70,7 +75,7 @@ class LanguageModel(BaseModel):
                     else None)
         self._head = head
         if head is None:
-            return self.loss_layer.forward(self.predict(xs), ts)
+            return self.loss_layer.forward(self._scores(xs), ts)
         for layer in body:
             xs = layer.forward(xs)
         return head.forward(xs, ts)
@@ -196,13 +201,13 @@ class BetterRnnlm(LanguageModel):
         xs = self._check_batch(xs)
         for layer in self.drop_layers:
             layer.train_flg = train_flg
-        return super().predict(xs)
+        return self._scores(xs)
 
     def forward(self, xs: np.ndarray, ts: np.ndarray, train_flg: bool = True) -> float:
         xs = self._check_batch(xs, ts)
         for layer in self.drop_layers:
             layer.train_flg = train_flg
-        return super().forward(xs, ts)
+        return self._loss(xs, ts)
 
     def reset_state(self) -> None:
         for layer in self.lstm_layers:

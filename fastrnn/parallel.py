@@ -15,12 +15,12 @@ import sys
 
 import numpy as np
 
-_SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS")
+_SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE")
 
 
 def launched_size() -> int:
     """Processes in the job by the launcher's environment (1 when not launched by MPI)."""
-    for name in _SIZE_VARIABLES[:3]:
+    for name in _SIZE_VARIABLES:
         value = os.environ.get(name, "")
         if value.isdigit():
             return int(value)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint, io, models
+from . import checkpoint, io, models, parallel
 from .optimizer import SGD
 from .trainer import Report, TrainingDiverged, train_step
 from .util import eval_perplexity
@@ -86,7 +86,7 @@ class Run:
         if world.size > 1:  # each process holds one group of the batch's rows (fastrnn._groups)
             self.model.set_groups(1)
         self.optimizer = SGD(s["lr"])
-        self.rows = slice(world.rank * s["batch_size"] // world.size, (world.rank + 1) * s["batch_size"] // world.size)
+        self.rows = parallel.rows(world.rank, world.size, s["batch_size"])
         self.weight = (self.rows.stop - self.rows.start) / s["batch_size"]
         self.xs, self.ts = corpus.train[:-1], corpus.train[1:]
         self.iters_per_epoch = len(self.xs) // (s["batch_size"] * s["time_size"])
@@ -160,7 +160,7 @@ class Run:
 
     # -- evaluation -----------------------------------------------------------
 
-    def evaluate(self, data: np.ndarray, what: str) -> float:
+    def evaluate(self, data: np.ndarray) -> float:
         """Perplexity of ``data`` (rank 0 computes it, every process gets it); the
         model's state is reset before and after, as in the book's scripts."""
         ppl = None
@@ -293,7 +293,7 @@ class Run:
     def _end_of_epoch(self, better: bool, seconds: float) -> None:
         self.epoch, self.iteration = self.epoch + 1, 0
         if better:
-            ppl = self.evaluate(self.corpus.valid, "valid")
+            ppl = self.evaluate(self.corpus.valid)
             self.valid_ppls.append(ppl)
             self.say(f"epoch {self.epoch}: valid perplexity {ppl:.2f}, lr {self.optimizer.lr:g}, {seconds:.0f} s")
             if ppl < self.best_ppl:
@@ -314,7 +314,7 @@ class Run:
                 p[...] = b
             results["valid"] = self.best_ppl
         elif self.corpus.valid is not None:
-            results["valid"] = self.evaluate(self.corpus.valid, "valid")
+            results["valid"] = self.evaluate(self.corpus.valid)
         if self.corpus.test is not None:
-            results["test"] = self.evaluate(self.corpus.test, "test")
+            results["test"] = self.evaluate(self.corpus.test)
         return results
