@@ -6,15 +6,16 @@ from .mathfn import sigmoid, tanh
 
 
 @njit(**JIT)
-def activate(pre, x, bias, out, use_tanh):
-    """out = tanh (use_tanh) or sigmoid of (pre + x + bias), all 1-D of one length.
+def activate(a, x, bias, use_tanh):
+    """a = tanh (use_tanh) or sigmoid of (a + x + bias), all 1-D of one length.
 
     The kernels keep their loops short and over few arrays like this one: LLVM
-    vectorises them, while a loop over many arrays fails its alias checks.
+    vectorises them, while a loop over many arrays fails its alias checks (and
+    one that reads an array it writes through another view runs 9 times slower).
     """
     if use_tanh:
-        for u in range(out.size):
-            out[u] = tanh(pre[u] + x[u] + bias[u])
+        for u in range(a.size):
+            a[u] = tanh(a[u] + x[u] + bias[u])
     else:
-        for u in range(out.size):
-            out[u] = sigmoid(pre[u] + x[u] + bias[u])
+        for u in range(a.size):
+            a[u] = sigmoid(a[u] + x[u] + bias[u])

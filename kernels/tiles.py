@@ -3,18 +3,15 @@
 Batch rows are independent, so a kernel normally gives each task a tile of
 rows for all T steps (one parallel region a call).  Tiles hold at most
 ROW_TILE rows, and a batch of at least two minimal tiles is split in two or
-more, so that N=20 does not run on one thread: tiles of 10 rows took an LSTM
-at N=20, H=100 from 0.88 to 0.53 ms forward, and a GRU at N=20, H=256 from 23
-to 15 ms forward and backward (it had been split by hidden units).  A batch
-too small to split (N < 2*MIN_ROW_TILE) with a wide cell would run on one
-thread, so such a kernel instead splits every step's work over tiles of hidden
-units, one parallel region a step.  Tiles depend on the shapes only, never on
-the thread count, so results do not depend on the thread count.
+more, so that N=20 does not run on one thread.  A batch of few rows with a
+wide cell instead splits every step's work over ranges of hidden units, one
+parallel region a step: each thread then reads its share of the recurrent
+weight a step, not all of it.
 
-A batch may come in groups of rows (``bounds``: group g is rows
-``bounds[g]:bounds[g+1]``), each tiled as if it were a batch of its own: a
-group then gives the very results, bit for bit, that a process holding only
-those rows gives (``fastrnn.parallel``).
+Every element of a recurrent product is one chain of fused multiply-adds in
+order (``kernels.gemm``), whichever task makes it, so results depend neither
+on the split nor on the thread count: a group of rows gives, bit for bit,
+what a process holding only those rows gives (``fastrnn.parallel``).
 """
 import numpy as np
 from numba import njit
@@ -25,12 +22,10 @@ ROW_TILE = 64
 """Largest batch tile."""
 MIN_ROW_TILE = 8
 """Smallest batch tile worth a task of its own."""
-WIDE_STEP = 1 << 21
-"""Multiply-adds of one step's recurrent product (N * H * G*H) from which a
-batch too small to split by rows is split over hidden units instead: enough
-work a step to repay starting a parallel region a step."""
-MAX_UNIT_TILES = 4
-MIN_UNIT_TILE = 64
+WIDE_WEIGHT = 1 << 20
+"""Bytes of a recurrent weight from which a batch of at most two row tiles is
+split over hidden units: a weight that does not stay in a core's cache
+between steps."""
 
 
 @njit(**JIT)
@@ -49,55 +44,20 @@ def span(k, size, n):
 
 
 @njit(**JIT)
-def unit_tiles(H):
-    """Number and size of the hidden-unit tiles of a step split over hidden units."""
-    count = min(MAX_UNIT_TILES, max(1, H // MIN_UNIT_TILE))
-    return count, (H + count - 1) // count
-
-
-@njit(**JIT)
-def row_tiles(bounds, work):
-    """Row tiles (count, 2) of the groups that split by rows, each group tiled on
-    its own by ``batch_tiles``.  ``work``: multiply-adds of one row's step
-    (G*H*H), which decides with the group's size whether a group splits over
-    hidden units instead (``unit_tiles``); 0 for a kernel that always splits by rows."""
-    count = 0
-    for g in range(bounds.size - 1):
-        n = bounds[g + 1] - bounds[g]
-        if n > 0 and not by_units(n, work):
-            count += batch_tiles(n)[0]
-    tiles = np.empty((count, 2), np.int64)
-    k = 0
-    for g in range(bounds.size - 1):
-        g0, n = bounds[g], bounds[g + 1] - bounds[g]
-        if n > 0 and not by_units(n, work):
-            ntiles, size = batch_tiles(n)
-            for i in range(ntiles):
-                r0, r1 = span(i, size, n)
-                tiles[k, 0], tiles[k, 1] = g0 + r0, g0 + r1
-                k += 1
-    return tiles
-
-
-@njit(**JIT)
-def by_units(N, work):
-    """Whether a batch (or group) of N rows splits over hidden units."""
-    return batch_tiles(N)[0] == 1 and N * work >= WIDE_STEP
-
-
-@njit(**JIT)
-def unit_groups(bounds, work):
-    """Row ranges (count, 2) of the groups that split over hidden units (``by_units``)."""
-    count = 0
-    for g in range(bounds.size - 1):
-        n = bounds[g + 1] - bounds[g]
-        if n > 0 and by_units(n, work):
-            count += 1
-    groups = np.empty((count, 2), np.int64)
-    k = 0
-    for g in range(bounds.size - 1):
-        n = bounds[g + 1] - bounds[g]
-        if n > 0 and by_units(n, work):
-            groups[k, 0], groups[k, 1] = bounds[g], bounds[g + 1]
-            k += 1
-    return groups
+def split(N, chunks, weight, threads):
+    """How a kernel over weights packed in ``chunks`` chunks of units splits a
+    batch of N rows: (row tiles (count, 2), chunk ranges (count, 2)), one of
+    them empty.  Row tiles run all T steps each; chunk ranges split every
+    step of all N rows, one range for each of ``threads`` threads.  ``weight``:
+    bytes of the recurrent weight a step reads."""
+    ntiles, size = batch_tiles(N)
+    if ntiles > 2 or weight < WIDE_WEIGHT or chunks < 2 or threads < 2:
+        rows = np.empty((ntiles, 2), np.int64)
+        for i in range(ntiles):
+            rows[i, 0], rows[i, 1] = span(i, size, N)
+        return rows, np.empty((0, 2), np.int64)
+    tasks = min(threads, chunks)
+    ranges = np.empty((tasks, 2), np.int64)
+    for q in range(tasks):
+        ranges[q, 0], ranges[q, 1] = q * chunks // tasks, (q + 1) * chunks // tasks
+    return np.empty((0, 2), np.int64), ranges

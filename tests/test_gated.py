@@ -15,7 +15,8 @@ SHAPES = [  # N, T, D, H
     (20, 35, 16, 24),
     (17, 6, 5, 9),  # two uneven batch tiles
     (70, 4, 9, 7),  # more than one batch tile
-    (12, 3, 5, 260),  # small batch, wide cell: split over hidden units
+    (13, 4, 6, 70),  # several panels of units, the last partial; more rows than a block
+    (12, 3, 5, 300),  # small batch, weight over 1 MB: split over hidden units
 ]
 
 

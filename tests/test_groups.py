@@ -18,7 +18,7 @@ def halves(N):
 
 
 @pytest.mark.parametrize("cls,gates", [(TimeRNN, 1), (TimeLSTM, 4), (TimeGRU, 3)])
-@pytest.mark.parametrize("N,H", [(20, 24), (21, 9), (20, 260), (40, 70)])  # H=260: each half splits over units
+@pytest.mark.parametrize("N,H", [(20, 24), (21, 9), (20, 260), (40, 70)])  # H=260: the LSTM's halves split over units
 def test_recurrent_layer_in_two_groups_equals_two_halves(rng, cls, gates, N, H):
     T, D = 6, 5
     Wx, Wh, b = rnn_params(rng, D, H, np.float32, gates)

@@ -12,6 +12,7 @@ SHAPES = [  # N, T, D, H
     (3, 7, 5, 8),
     (20, 35, 16, 24),
     (37, 6, 9, 7),  # more than one batch tile
+    (13, 4, 6, 70),  # several panels of units, the last partial; more rows than a block
 ]
 
 

@@ -42,7 +42,8 @@ def test_bit_identical_with_1_and_2_threads():
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads")
 @pytest.mark.parametrize("cls,gates,N,H", [(TimeRNN, 1, 200, 11), (TimeLSTM, 4, 200, 11), (TimeGRU, 3, 200, 11),  # rows
                                            (TimeLSTM, 4, 17, 11),  # two uneven row tiles
-                                           (TimeLSTM, 4, 12, 260), (TimeGRU, 3, 12, 260)])  # hidden units
+                                           (TimeLSTM, 4, 12, 260), (TimeGRU, 3, 12, 300),
+                                           (TimeRNN, 1, 12, 520)])  # hidden units: weights of over 1 MB
 def test_recurrent_layers_bit_identical_across_threads(rng, cls, gates, N, H):
     params = rnn_params(rng, 9, H, np.float32, gates)
     xs, dhs = randn(rng, (N, 5, 9), np.float32), randn(rng, (N, 5, H), np.float32)
@@ -59,7 +60,7 @@ def test_recurrent_layers_bit_identical_across_threads(rng, cls, gates, N, H):
 PROBE = """
 import json, numpy as np
 import fastrnn
-from fastrnn.kernels import blas, embedding, gates, gru, head, lstm, optim, rnn, softmax, tiles
+from fastrnn.kernels import blas, embedding, gates, gemm, gru, head, lstm, optim, rnn, softmax, tiles
 from fastrnn.optimizer import SGD
 from fastrnn.util import clip_grads
 np.random.seed(0)
@@ -72,7 +73,7 @@ loss.forward(affine.forward(np.ones((4, 5, 8), np.float32)), xs); affine.backwar
 layer = fastrnn.time_layers.TimeGRU(*(np.ones(s, np.float32) for s in [(3, 9), (3, 9), (9,)]))
 layer.forward(np.ones((2, 4, 3), np.float32)); layer.backward(np.ones((2, 4, 3), np.float32))
 misses = {}
-for mod in (blas, embedding, gates, gru, head, lstm, optim, rnn, softmax, tiles):
+for mod in (blas, embedding, gates, gemm, gru, head, lstm, optim, rnn, softmax, tiles):
     for name, obj in vars(mod).items():
         if hasattr(obj, "stats") and obj.signatures:
             misses[name] = sum(obj.stats.cache_misses.values())

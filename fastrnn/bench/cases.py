@@ -6,7 +6,8 @@ model, N=20, T=35, V=10000: ``simple_step`` (SimpleRnnlm, D=H=100),
 layers of 650, dropout 0.5, output weight tied to the embedding).  Layer cases
 time forward + backward of one recurrent layer at N=20 (or 128), T=35.
 ``recurrent_650`` times the recurrent product of one step of a 650-unit LSTM
-alone, (20, 650) @ (650, 2600), as the layer makes it, and ``large_product``
+alone, (20, 650) @ (650, 2600), as the layer makes it (fastrnn: on the weight
+packed once a call, ``kernels.gemm``), and ``large_product``
 one large product (700, 650) @ (650, 2600): the roofline the others are read
 against.  ``make`` returns None where a contender has no implementation of a
 case (the NumPy design has the vanilla RNN only).
@@ -23,7 +24,7 @@ CASES = {
     "lstm_small": dict(cell="lstm", N=20, T=35, D=100, H=100),
     "gru_256": dict(cell="gru", N=20, T=35, D=256, H=256),
     "lstm_650": dict(cell="lstm", N=20, T=35, D=650, H=650),
-    "recurrent_650": dict(product=(20, 650, 2600)),
+    "recurrent_650": dict(product=(20, 650, 2600), gates=4),
     "large_product": dict(product=(700, 650, 2600)),
 }
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
@@ -68,6 +69,14 @@ def _fastrnn(p, rng):
     if "product" in p:
         A, B = _product(rng, *p["product"])
         C = np.empty((A.shape[0], B.shape[1]), np.float32)
+        if "gates" in p:  # a recurrent step's product, on the weight the layer packs once a call
+            from numba import get_num_threads
+
+            from fastrnn.kernels.gemm import packed_matmul
+            from fastrnn.layers.recurrent import packed
+
+            Bp, G = packed(B, p["gates"]), p["gates"]
+            return lambda: packed_matmul(A, Bp, G, C, get_num_threads())
         return lambda: matmul(A, B, out=C)
     if "model" in p:
         np.random.seed(0)

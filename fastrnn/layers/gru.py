@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels.gru import gru_backward, gru_forward
-from .recurrent import HiddenStep, Recurrent, Time
+from .recurrent import HiddenStep, Recurrent, Time, packed
 
 
 class _GRUCell(Recurrent):
@@ -15,21 +15,22 @@ class _GRUCell(Recurrent):
 
     GATES = 3
 
-    def _recur(self, xw, b, Wh, states, bounds):
+    def _recur(self, xw, b, Wh, states, threads):
         (h0,) = states
         N, T, H3 = xw.shape
         hs = np.empty((N, T, H3 // 3), xw.dtype)
         rh, hprev = np.empty_like(hs), np.empty_like(hs)
         gates = np.empty_like(xw)
-        gru_forward(xw, b, Wh, h0, hs, gates, rh, hprev, bounds)
+        H = Wh.shape[0]
+        gru_forward(xw, b, packed(Wh[:, :2 * H], 2), packed(Wh[:, 2 * H:]), h0, hs, gates, rh, hprev, threads)
         return hs, (hs[:, -1].copy(),), (gates, rh, hprev)
 
-    def _backprop(self, dhs, dlast, Wh, cache, bounds):
+    def _backprop(self, dhs, dlast, Wh, cache, threads):
         gates, rh, hprev = cache
         H = Wh.shape[0]
         dA = np.empty_like(gates)
         dh0 = np.empty_like(hprev[:, 0])
-        gru_backward(dhs, np.ascontiguousarray(Wh.T), gates, hprev, dA, dh0, bounds)
+        gru_backward(dhs, packed(Wh[:, :2 * H].T), packed(Wh[:, 2 * H:].T), gates, hprev, dA, dh0, threads)
         return dA, (dh0,), [(hprev, slice(0, 2 * H)), (rh, slice(2 * H, 3 * H))]
 
 

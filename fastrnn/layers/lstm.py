@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels.lstm import lstm_backward, lstm_forward
-from .recurrent import Recurrent, Step, Time
+from .recurrent import Recurrent, Step, Time, packed
 
 
 class _LSTMCell(Recurrent):
@@ -16,21 +16,21 @@ class _LSTMCell(Recurrent):
     GATES = 4
     STATES = ("h", "c")
 
-    def _recur(self, xw, b, Wh, states, bounds):
+    def _recur(self, xw, b, Wh, states, threads):
         h0, c0 = states
         N, T, H4 = xw.shape
         hs = np.empty((N, T, H4 // 4), xw.dtype)
         cs, hprev = np.empty_like(hs), np.empty_like(hs)
         gates = np.empty_like(xw)
-        lstm_forward(xw, b, Wh, h0, c0, hs, cs, gates, hprev, bounds)
+        lstm_forward(xw, b, packed(Wh, 4), h0, c0, hs, cs, gates, hprev, threads)
         return hs, (hs[:, -1].copy(), cs[:, -1].copy()), (c0, cs, gates, hprev)
 
-    def _backprop(self, dhs, dlast, Wh, cache, bounds):
+    def _backprop(self, dhs, dlast, Wh, cache, threads):
         c0, cs, gates, hprev = cache
         dA = np.empty_like(gates)
         dh0 = np.empty_like(c0)
         dc = dlast[0].copy()
-        lstm_backward(dhs, np.ascontiguousarray(Wh.T), c0, cs, gates, dA, dh0, dc, bounds)
+        lstm_backward(dhs, packed(Wh.T), c0, cs, gates, dA, dh0, dc, threads)
         return dA, (dh0, dc), [(hprev, slice(None))]
 
 

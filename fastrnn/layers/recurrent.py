@@ -12,9 +12,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from numba import get_num_threads
+
 from .. import _groups
 from .. import _validate as v
 from .._threads import blas_in_kernel
+from ..kernels.gemm import pack, packed_size
+
+
+def packed(W: np.ndarray, G: int = 1) -> np.ndarray:
+    """W (K, G*H), any strides, packed for the recurrent kernels' products
+    (``kernels.gemm.pack``): done once a call, read at every step."""
+    Wp = np.empty(packed_size(W.shape[0], W.shape[1] // G, G), W.dtype)
+    pack(W, G, Wp)
+    return Wp
 
 
 class Recurrent:
@@ -58,10 +69,9 @@ class Recurrent:
         N, T, D = xs.shape
         slices = _groups.row_slices(N, T, self.groups)
         xw = _groups.product(xs.reshape(N * T, D), Wx, np.empty((N * T, Wx.shape[1]), self.dtype), slices)
-        bounds = _groups.bounds(N, self.groups)
         with blas_in_kernel():
-            hs, last, cache = self._recur(xw.reshape(N, T, -1), np.ascontiguousarray(b), np.ascontiguousarray(Wh),
-                                          states, bounds)
+            hs, last, cache = self._recur(xw.reshape(N, T, -1), np.ascontiguousarray(b), Wh, states,
+                                          get_num_threads())
         self._cache = (xs, cache)
         return hs, last
 
@@ -79,8 +89,7 @@ class Recurrent:
         N, T, D = xs.shape
         Wx, Wh, _ = self.params
         with blas_in_kernel():
-            dA, dfirst, wh_inputs = self._backprop(dhs, dlast, np.ascontiguousarray(Wh), cache,
-                                                   _groups.bounds(N, self.groups))
+            dA, dfirst, wh_inputs = self._backprop(dhs, dlast, Wh, cache, get_num_threads())
         dA2 = dA.reshape(N * T, -1)
         dWx, dWh, db = self.grads
         slices = _groups.row_slices(N, T, self.groups)
@@ -91,11 +100,12 @@ class Recurrent:
         dxs = _groups.product(dA2, Wx.T, np.empty((N * T, D), self.dtype), slices)
         return dxs.reshape(N, T, D), dfirst
 
-    def _recur(self, xw, b, Wh, states, bounds):
-        """-> (hs (N, T, H), last states, cache for ``_backprop``)."""
+    def _recur(self, xw, b, Wh, states, threads):
+        """-> (hs (N, T, H), last states, cache for ``_backprop``); the kernel
+        in ``threads`` tasks."""
         raise NotImplementedError
 
-    def _backprop(self, dhs, dlast, Wh, cache, bounds):
+    def _backprop(self, dhs, dlast, Wh, cache, threads):
         """-> (dA (N, T, G*H), grads of the initial states, [(lhs (N, T, H),
         column slice of dWh it multiplies), ...])."""
         raise NotImplementedError

@@ -4,24 +4,24 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels.rnn import rnn_backward, rnn_forward
-from .recurrent import HiddenStep, Recurrent, Time
+from .recurrent import HiddenStep, Recurrent, Time, packed
 
 
 class _RNNCell(Recurrent):
     """Params ``Wx (D, H)``, ``Wh (H, H)``, ``b (H,)``, float32 or float64."""
 
-    def _recur(self, xw, b, Wh, states, bounds):
+    def _recur(self, xw, b, Wh, states, threads):
         (h0,) = states
         hs = np.empty_like(xw)
         hprev = np.empty_like(xw)
-        rnn_forward(xw, b, Wh, h0, hs, hprev, bounds)
+        rnn_forward(xw, b, packed(Wh), h0, hs, hprev, threads)
         return hs, (hs[:, -1].copy(),), (hs, hprev)
 
-    def _backprop(self, dhs, dlast, Wh, cache, bounds):
+    def _backprop(self, dhs, dlast, Wh, cache, threads):
         hs, hprev = cache
         dts = np.empty_like(hs)
         dh0 = np.empty_like(hs[:, 0])
-        rnn_backward(dhs, hs, Wh, dts, dh0, bounds)
+        rnn_backward(dhs, hs, packed(Wh.T), dts, dh0, threads)
         return dts, (dh0,), [(hprev, slice(None))]
 
 

@@ -1,0 +1,211 @@
+"""fastrnn's own matrix-product core for the recurrences: a register-
+blocked micro-kernel over weights packed once a call.
+
+A recurrent layer multiplies its state by the same weight at every step, with
+few rows (the batch): BLAS packs the whole weight again for each such product
+and reached a third of its large-product speed there.  Here the weight is
+packed once a call (``pack``) into panels of ``NR`` columns, each panel K rows
+of NR contiguous elements, and every step streams them through ``tile``: an
+intrinsic (LLVM IR written below) that makes a block of up to ``rows_per_tile``
+rows by NR columns of the product, each step of its loop over k loading the
+panel's vectors, broadcasting one element of A a row and making fused
+multiply-adds into accumulators that stay in registers.  The block's shape
+is chosen for the host when the kernels load: NR spans two vector registers
+(32 float32 with AVX-512, 16 with AVX2), and a block's rows fill the
+registers (12 rows of float32 with AVX-512's 32 registers).
+
+Every element of a product is one chain of fused multiply-adds over k = 0,
+1, ..., K-1 in order, whatever the block it falls in and whatever the vector
+width: results do not depend on how the product is split into blocks,
+threads or processes, nor on the machine.
+"""
+from llvmlite import binding as ll
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils, config
+from numba.core.errors import TypingError
+from numba.extending import intrinsic, overload
+
+from .config import JIT, PJIT
+
+
+def _avx512() -> bool:
+    """Whether kernels compile for AVX-512 (Numba targets the host unless told otherwise)."""
+    if config.CPU_NAME or config.CPU_FEATURES:
+        return "+avx512f" in (config.CPU_FEATURES or "")
+    return bool(ll.get_host_cpu_features().get("avx512f"))
+
+
+VECTOR_BYTES, REGISTERS = (64, 32) if _avx512() else (32, 16)
+NR = 2 * VECTOR_BYTES // 4
+"""Columns of a panel: two vector registers of float32 (four of float64)."""
+ITEMSIZE = {types.float32: 4, types.float64: 8}
+ROWS = {t: min(12, (REGISTERS - 2 - NR * n // VECTOR_BYTES) // (NR * n // VECTOR_BYTES)) for t, n in ITEMSIZE.items()}
+"""Rows of a block of the product, a dtype: as many as leave their accumulators,
+the panel's vectors and one broadcast in registers."""
+
+
+def rows_per_tile(A):
+    """Rows of ``tile``'s blocks for the dtype of array A (in kernels only)."""
+
+
+@overload(rows_per_tile, jit_options=JIT)
+def _rows_per_tile(A):
+    rows = ROWS[A.dtype]
+    return lambda A: rows
+
+
+def _splat(builder, value, ty, count):
+    """A vector of ``count`` copies of ``value``."""
+    i32 = ir.IntType(32)
+    v = builder.insert_element(ir.Constant(ty, ir.Undefined), value, ir.Constant(i32, 0))
+    return builder.shuffle_vector(v, ir.Constant(ty, ir.Undefined), ir.Constant(ir.VectorType(i32, count), None))
+
+
+@intrinsic
+def tile(typingctx, K, A, a_off, a_rs, Bp, b_off, C, c_off, c_rs, rows, cols):
+    """C[c_off + i*c_rs + j] = the sum over k < K, in order, of
+    A[a_off + i*a_rs + k] * Bp[b_off + k*NR + j], for i < rows <= ``rows_per_tile(A)``
+    and j < cols <= NR; A, Bp, C flat arrays of one float type, offsets in elements.
+    Rows past ``rows`` repeat the last row's loads and are not stored."""
+    for arr in (A, Bp, C):
+        if not (isinstance(arr, types.Array) and arr.ndim == 1 and arr.layout == "C" and arr.dtype == A.dtype
+                and arr.dtype in ITEMSIZE):
+            raise TypingError("tile needs flat contiguous arrays of one float type")
+    MR, W = ROWS[A.dtype], VECTOR_BYTES // ITEMSIZE[A.dtype]
+    NV = NR // W
+    kind = f"v{W}f{8 * ITEMSIZE[A.dtype]}"
+    sig = types.none(K, A, a_off, a_rs, Bp, b_off, C, c_off, c_rs, rows, cols)
+
+    def codegen(context, builder, signature, args):
+        K_, A_, a_off_, a_rs_, B_, b_off_, C_, c_off_, c_rs_, rows_, cols_ = args
+        i64, i32 = ir.IntType(64), ir.IntType(32)
+        align = ITEMSIZE[A.dtype]
+        vty = ir.VectorType(ir.DoubleType() if A.dtype == types.float64 else ir.FloatType(), W)
+        adata, bdata, cdata = (context.make_array(t)(context, builder, a).data for t, a in ((A, A_), (Bp, B_), (C, C_)))
+
+        def const(v):
+            return ir.Constant(i64, v)
+
+        last = builder.sub(rows_, const(1))
+        rowp = []
+        for i in range(MR):  # rows past the last repeat it: every load stays inside A
+            r = builder.select(builder.icmp_signed("<", const(i), rows_), const(i), last)
+            rowp.append(builder.gep(adata, [builder.add(a_off_, builder.mul(r, a_rs_))]))
+        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty] * 3), f"llvm.fma.{kind}")
+
+        entry = builder.block
+        header, body, done = (builder.append_basic_block(f"tile.{n}") for n in ("header", "body", "done"))
+        builder.branch(header)
+        builder.position_at_end(header)
+        k = builder.phi(i64)
+        k.add_incoming(const(0), entry)
+        accs = [builder.phi(vty) for _ in range(MR * NV)]
+        for a in accs:
+            a.add_incoming(ir.Constant(vty, None), entry)
+        builder.cbranch(builder.icmp_signed("<", k, K_), body, done)
+
+        builder.position_at_end(body)
+        bptr = builder.gep(bdata, [builder.add(b_off_, builder.mul(k, const(NR)))])
+        bv = [builder.load(builder.bitcast(builder.gep(bptr, [const(v * W)]), vty.as_pointer()), align=align)
+              for v in range(NV)]
+        new = []
+        for i in range(MR):
+            a = _splat(builder, builder.load(builder.gep(rowp[i], [k])), vty, W)
+            new += [builder.call(fma, [a, bv[v], accs[i * NV + v]]) for v in range(NV)]
+        end = builder.block
+        k.add_incoming(builder.add(k, const(1)), end)
+        for a, n in zip(accs, new):
+            a.add_incoming(n, end)
+        builder.branch(header)
+
+        builder.position_at_end(done)
+        whole = builder.and_(builder.icmp_signed("==", rows_, const(MR)), builder.icmp_signed("==", cols_, const(NR)))
+        with builder.if_else(whole) as (fast, edge):
+            with fast:  # a whole block: plain stores
+                for i in range(MR):
+                    row = builder.gep(cdata, [builder.add(c_off_, builder.mul(const(i), c_rs_))])
+                    for v in range(NV):
+                        ptr = builder.bitcast(builder.gep(row, [const(v * W)]), vty.as_pointer())
+                        builder.store(accs[i * NV + v], ptr, align=align)
+            with edge:  # the rows that exist, and masked stores of the columns that exist
+                mask_ty = ir.VectorType(ir.IntType(1), W)
+                store = cgutils.get_or_insert_function(
+                    builder.module, ir.FunctionType(ir.VoidType(), [vty, vty.as_pointer(), i32, mask_ty]),
+                    f"llvm.masked.store.{kind}.p0{kind}")
+                lanes = ir.Constant(ir.VectorType(i64, W), list(range(W)))
+                for i in range(MR):
+                    with builder.if_then(builder.icmp_signed("<", const(i), rows_)):
+                        row = builder.gep(cdata, [builder.add(c_off_, builder.mul(const(i), c_rs_))])
+                        for v in range(NV):
+                            ptr = builder.bitcast(builder.gep(row, [const(v * W)]), vty.as_pointer())
+                            left = _splat(builder, builder.sub(cols_, const(v * W)), ir.VectorType(i64, W), W)
+                            mask = builder.icmp_signed("<", lanes, left)
+                            builder.call(store, [accs[i * NV + v], ptr, ir.Constant(i32, align), mask])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(**JIT)
+def panels(H):
+    """Panels of NR columns over H columns."""
+    return (H + NR - 1) // NR
+
+
+@njit(**JIT)
+def packed_size(K, H, G):
+    """Elements of ``pack``'s output for Wt (K, G*H)."""
+    return G * panels(H) * K * NR
+
+
+@njit(**PJIT)
+def pack(Wt, G, Bp):
+    """Bp (packed_size(K, H, G),) = Wt (K, G*H) (any strides) in panels of NR
+    columns of one gate: panel ``c*G + g`` holds gate g's columns ``g*H + c*NR``
+    onwards (those past H zero), K rows of NR contiguous elements.  A unit
+    chunk c (units c*NR to (c+1)*NR) so has its G gates' panels side by side."""
+    K, GH = Wt.shape
+    H = GH // G
+    by_rows = Wt.strides[1] <= Wt.strides[0]  # read along Wt's unit-stride axis
+    for q in prange(G * panels(H)):
+        c, g = q // G, q % G
+        u0 = c * NR
+        w = min(NR, H - u0)
+        panel = Bp[q * K * NR:(q + 1) * K * NR]
+        panel[:] = 0
+        if by_rows:
+            for k in range(K):
+                for u in range(w):
+                    panel[k * NR + u] = Wt[k, g * H + u0 + u]
+        else:
+            for u in range(w):
+                for k in range(K):
+                    panel[k * NR + u] = Wt[k, g * H + u0 + u]
+
+
+@njit(**JIT)
+def products(K, A, a_base, a_rs, Bp, G, H, C, c_base, c_rs, r0, r1, k0, k1):
+    """Rows r0:r1 of C = A @ B on unit chunks k0:k1, B (K, G*H) packed by ``pack``:
+    C[c_base + r*c_rs + g*H + u] = sum over k of A[a_base + r*a_rs + k] * B[k, g*H + u]
+    for each gate g < G and unit u of the chunks; A, C flat, rows row-major."""
+    mr = rows_per_tile(A)
+    for k in range(k0, k1):
+        w = min(NR, H - k * NR)
+        for i0 in range(r0, r1, mr):
+            rows = min(mr, r1 - i0)
+            for g in range(G):
+                tile(K, A, a_base + i0 * a_rs, a_rs, Bp, (G * k + g) * K * NR, C, c_base + i0 * c_rs + g * H + k * NR,
+                     c_rs, rows, w)
+
+
+@njit(**PJIT)
+def packed_matmul(A, Bp, G, C, threads):
+    """C (M, G*H) = A (M, K) @ B for B packed by ``pack(B, G, .)``, C-contiguous
+    A and C, in ``threads`` ranges of unit chunks: a recurrent step's product."""
+    M, K = A.shape
+    H = C.shape[1] // G
+    n = panels(H)
+    tasks = max(1, min(threads, n))
+    for q in prange(tasks):
+        products(K, A.reshape(-1), 0, K, Bp, G, H, C.reshape(-1), 0, G * H, 0, M, q * n // tasks, (q + 1) * n // tasks)

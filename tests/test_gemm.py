@@ -1,0 +1,43 @@
+"""fastrnn's own product core (``kernels.gemm``) against a float64 oracle, and the
+property the recurrent kernels' exactness rests on: an element's value does not
+depend on the block, the rows around it or the thread count."""
+import numpy as np
+import pytest
+
+from fastrnn.kernels.gemm import NR, packed_matmul
+from fastrnn.layers.recurrent import packed
+from support import TOL, randn
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("M,K,H,G", [(1, 1, 1, 1), (13, 7, NR + 1, 4), (25, 40, 70, 3), (20, 65, 2 * NR, 2),
+                                     (3, 9, 5, 1)])
+def test_packed_product_matches_oracle(rng, dtype, M, K, H, G):
+    A, B = randn(rng, (M, K), dtype), randn(rng, (K, G * H), dtype)
+    C = np.full((M, G * H), np.nan, dtype)
+    packed_matmul(A, packed(B, G), G, C, 2)
+    want = A.astype(np.float64) @ B.astype(np.float64)
+    assert np.abs(C - want).max() <= TOL[dtype] * np.abs(A).max() * np.abs(B).max() * K
+
+
+def test_transposed_weight_packs_as_its_copy(rng):
+    W = randn(rng, (70, 4 * 45), np.float32)
+    np.testing.assert_array_equal(packed(W.T), packed(np.ascontiguousarray(W.T)))
+    np.testing.assert_array_equal(packed(W, 4), packed(np.asfortranarray(W), 4))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_row_is_the_same_alone_in_any_block_and_with_any_threads(rng, dtype):
+    M, K, G, H = 29, 130, 4, 75
+    A, B = randn(rng, (M, K), dtype), randn(rng, (K, G * H), dtype)
+    Bp = packed(B, G)
+    whole = np.empty((M, G * H), dtype)
+    packed_matmul(A, Bp, G, whole, 2)
+    for threads in (1, 3):
+        again = np.empty_like(whole)
+        packed_matmul(A, Bp, G, again, threads)
+        np.testing.assert_array_equal(again, whole)
+    for rows in (slice(0, 1), slice(5, 6), slice(7, 20), slice(28, 29)):
+        part = np.empty((rows.stop - rows.start, G * H), dtype)
+        packed_matmul(np.ascontiguousarray(A[rows]), Bp, G, part, 1)
+        np.testing.assert_array_equal(part, whole[rows])
