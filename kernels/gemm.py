@@ -31,7 +31,7 @@ from .config import JIT, PJIT
 
 def _avx512() -> bool:
     """Whether kernels compile for AVX-512 (Numba targets the host unless told otherwise)."""
-    if config.CPU_NAME or config.CPU_FEATURES:
+    if config.CPU_FEATURES or config.CPU_NAME not in (None, "host"):
         return "+avx512f" in (config.CPU_FEATURES or "")
     return bool(ll.get_host_cpu_features().get("avx512f"))
 

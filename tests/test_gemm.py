@@ -1,6 +1,10 @@
 """fastrnn's own product core (``kernels.gemm``) against a float64 oracle, and the
 property the recurrent kernels' exactness rests on: an element's value does not
 depend on the block, the rows around it or the thread count."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -41,3 +45,32 @@ def test_a_row_is_the_same_alone_in_any_block_and_with_any_threads(rng, dtype):
         part = np.empty((rows.stop - rows.start, G * H), dtype)
         packed_matmul(np.ascontiguousarray(A[rows]), Bp, G, part, 1)
         np.testing.assert_array_equal(part, whole[rows])
+
+
+PRODUCTS = """
+import sys, numpy as np
+from fastrnn.kernels.gemm import NR, packed_matmul
+from fastrnn.layers.recurrent import packed
+rng = np.random.default_rng(0)
+out = []
+for dtype in (np.float32, np.float64):
+    A, B = rng.standard_normal((29, 130)).astype(dtype), rng.standard_normal((130, 4 * 75)).astype(dtype)
+    C = np.empty((29, 4 * 75), dtype)
+    packed_matmul(A, packed(B, 4), 4, C, 2)
+    out.append(C)
+np.savez(sys.argv[1], *out)
+print(NR)
+"""
+
+
+def test_avx2_blocks_give_the_bits_of_this_machines(tmp_path):
+    """Compiled for an AVX2 machine (Haswell: 16 vector registers of 32 bytes), the core
+    uses other panels and blocks, and makes the same products bit for bit."""
+    runs = {}
+    for name, env in (("here", {}), ("avx2", {"NUMBA_CPU_NAME": "haswell", "NUMBA_CACHE_DIR": str(tmp_path)})):
+        done = subprocess.run([sys.executable, "-c", PRODUCTS, str(tmp_path / f"{name}.npz")], env=os.environ | env,
+                              capture_output=True, text=True, check=True)
+        runs[name] = int(done.stdout), np.load(tmp_path / f"{name}.npz")
+    assert runs["avx2"][0] == 16
+    for key in runs["here"][1]:
+        np.testing.assert_array_equal(runs["avx2"][1][key], runs["here"][1][key])
