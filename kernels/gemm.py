@@ -27,6 +27,7 @@ from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
 
 from .config import JIT, PJIT
+from .tiles import chunk_ranges
 
 
 def _avx512() -> bool:
@@ -173,7 +174,8 @@ def pack(Wt, G, Bp):
         u0 = c * NR
         w = min(NR, H - u0)
         panel = Bp[q * K * NR:(q + 1) * K * NR]
-        panel[:] = 0
+        for k in range(K if w < NR else 0):  # the last chunk's columns past H
+            panel[k * NR + w:(k + 1) * NR] = 0
         if by_rows:
             for k in range(K):
                 for u in range(w):
@@ -205,7 +207,6 @@ def packed_matmul(A, Bp, G, C, threads):
     A and C, in ``threads`` ranges of unit chunks: a recurrent step's product."""
     M, K = A.shape
     H = C.shape[1] // G
-    n = panels(H)
-    tasks = max(1, min(threads, n))
-    for q in prange(tasks):
-        products(K, A.reshape(-1), 0, K, Bp, G, H, C.reshape(-1), 0, G * H, 0, M, q * n // tasks, (q + 1) * n // tasks)
+    ranges = chunk_ranges(panels(H), threads)
+    for q in prange(ranges.shape[0]):
+        products(K, A.reshape(-1), 0, K, Bp, G, H, C.reshape(-1), 0, G * H, 0, M, ranges[q, 0], ranges[q, 1])

@@ -56,8 +56,15 @@ def split(N, chunks, weight, threads):
         for i in range(ntiles):
             rows[i, 0], rows[i, 1] = span(i, size, N)
         return rows, np.empty((0, 2), np.int64)
-    tasks = min(threads, chunks)
+    return np.empty((0, 2), np.int64), chunk_ranges(chunks, threads)
+
+
+@njit(**JIT)
+def chunk_ranges(chunks, threads):
+    """(count, 2) ranges splitting ``chunks`` chunks of units evenly, one for each
+    of ``threads`` threads (fewer when there are fewer chunks)."""
+    tasks = max(1, min(threads, chunks))
     ranges = np.empty((tasks, 2), np.int64)
     for q in range(tasks):
         ranges[q, 0], ranges[q, 1] = q * chunks // tasks, (q + 1) * chunks // tasks
-    return np.empty((0, 2), np.int64), ranges
+    return ranges

@@ -11,7 +11,6 @@ reference's state handling (``stateful``, ``set_state``, ``reset_state``, ``dh``
 from __future__ import annotations
 
 import numpy as np
-
 from numba import get_num_threads
 
 from .. import _groups
