@@ -29,29 +29,65 @@ if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
     OMP_DEFAULTS["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
     os.environ.update(OMP_DEFAULTS)
 
+import ctypes
+import threading
+
 import scipy.linalg.cython_blas  # noqa: F401  (load the BLAS Numba calls before looking for it)
 from threadpoolctl import ThreadpoolController
 
 _blas = None
-"""threadpoolctl's controllers of the BLAS libraries loaded when fastrnn first ran a kernel."""
+"""(get, set) functions of the thread count of each BLAS library loaded when
+fastrnn first ran a kernel."""
+_held = threading.local()
+"""``on``: whether this thread is inside a ``blas_in_kernel`` context."""
+
+
+def _openblas_calls(lib):
+    """(get, set) of OpenBLAS's own thread-count functions (a call through
+    ctypes, under a microsecond), or None when the library exports neither name."""
+    dll = ctypes.CDLL(lib.filepath)
+    for prefix in ("", "scipy_"):
+        for suffix in ("", "64_"):
+            get = getattr(dll, f"{prefix}openblas_get_num_threads{suffix}", None)
+            put = getattr(dll, f"{prefix}openblas_set_num_threads{suffix}", None)
+            if get is not None and put is not None:
+                get.restype, put.argtypes = ctypes.c_int, [ctypes.c_int]
+                return get, put
+    return None
+
+
+def _controls() -> list:
+    """(get, set) of every loaded BLAS: OpenBLAS's own functions where found."""
+    controllers = ThreadpoolController().select(user_api="blas").lib_controllers
+    calls = []
+    for lib in controllers:
+        fast = _openblas_calls(lib) if lib.internal_api == "openblas" else None
+        calls.append(fast or (lib.get_num_threads, lib.set_num_threads))
+    return calls
 
 
 @contextmanager
 def blas_in_kernel():
     """Context manager: every loaded BLAS runs on one thread until it exits.
 
-    It sets the thread counts through threadpoolctl's controllers directly:
-    ``ThreadpoolController.limit`` took 13 microseconds a call, this 4, and a
-    training step makes a dozen calls.
+    Nested contexts cost nothing: only the outermost sets and restores the
+    counts, so a layer or a training step holds BLAS once around all its
+    products.  OpenBLAS's counts are set through its own functions (well under
+    a microsecond), not threadpoolctl's wrappers (13 microseconds a context).
     """
     global _blas
+    if getattr(_held, "on", False):
+        yield
+        return
     if _blas is None:
-        _blas = ThreadpoolController().select(user_api="blas").lib_controllers
-    saved = [lib.get_num_threads() for lib in _blas]
-    for lib in _blas:
-        lib.set_num_threads(1)
+        _blas = _controls()
+    saved = [get() for get, _ in _blas]
+    for _, put in _blas:
+        put(1)
+    _held.on = True
     try:
         yield
     finally:
-        for lib, n in zip(_blas, saved):
-            lib.set_num_threads(n)
+        _held.on = False
+        for (_, put), n in zip(_blas, saved):
+            put(n)

@@ -63,18 +63,23 @@ def _splat(builder, value, ty, count):
     return builder.shuffle_vector(v, ir.Constant(ty, ir.Undefined), ir.Constant(ir.VectorType(i32, count), None))
 
 
-@intrinsic
-def tile(typingctx, K, A, a_off, a_rs, Bp, b_off, C, c_off, c_rs, rows, cols):
-    """C[c_off + i*c_rs + j] = the sum over k < K, in order, of
-    A[a_off + i*a_rs + k] * Bp[b_off + k*NR + j], for i < rows <= ``rows_per_tile(A)``
-    and j < cols <= NR; A, Bp, C flat arrays of one float type, offsets in elements.
-    Rows past ``rows`` repeat the last row's loads and are not stored."""
-    for arr in (A, Bp, C):
-        if not (isinstance(arr, types.Array) and arr.ndim == 1 and arr.layout == "C" and arr.dtype == A.dtype
-                and arr.dtype in ITEMSIZE):
-            raise TypingError("tile needs flat contiguous arrays of one float type")
+def _tile(width, name):
+    """The micro-kernel over the first ``width`` (NR or NR // 2) columns of a panel."""
+
+    def typer(typingctx, K, A, a_off, a_rs, Bp, b_off, C, c_off, c_rs, rows, cols):
+        for arr in (A, Bp, C):
+            if not (isinstance(arr, types.Array) and arr.ndim == 1 and arr.layout == "C" and arr.dtype == A.dtype
+                    and arr.dtype in ITEMSIZE):
+                raise TypingError(f"{name} needs flat contiguous arrays of one float type")
+        return _tile_codegen(width, K, A, a_off, a_rs, Bp, b_off, C, c_off, c_rs, rows, cols)
+
+    typer.__name__ = name
+    return intrinsic(typer)
+
+
+def _tile_codegen(width, K, A, a_off, a_rs, Bp, b_off, C, c_off, c_rs, rows, cols):
     MR, W = ROWS[A.dtype], VECTOR_BYTES // ITEMSIZE[A.dtype]
-    NV = NR // W
+    NV = width // W
     kind = f"v{W}f{8 * ITEMSIZE[A.dtype]}"
     sig = types.none(K, A, a_off, a_rs, Bp, b_off, C, c_off, c_rs, rows, cols)
 
@@ -121,7 +126,8 @@ def tile(typingctx, K, A, a_off, a_rs, Bp, b_off, C, c_off, c_rs, rows, cols):
         builder.branch(header)
 
         builder.position_at_end(done)
-        whole = builder.and_(builder.icmp_signed("==", rows_, const(MR)), builder.icmp_signed("==", cols_, const(NR)))
+        whole = builder.and_(builder.icmp_signed("==", rows_, const(MR)),
+                             builder.icmp_signed("==", cols_, const(width)))
         with builder.if_else(whole) as (fast, edge):
             with fast:  # a whole block: plain stores
                 for i in range(MR):
@@ -146,6 +152,18 @@ def tile(typingctx, K, A, a_off, a_rs, Bp, b_off, C, c_off, c_rs, rows, cols):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+tile = _tile(NR, "tile")
+"""``tile(K, A, a_off, a_rs, Bp, b_off, C, c_off, c_rs, rows, cols)``:
+C[c_off + i*c_rs + j] = the sum over k < K, in order, of
+A[a_off + i*a_rs + k] * Bp[b_off + k*NR + j], for i < rows <= ``rows_per_tile(A)``
+and j < cols <= NR; A, Bp, C flat arrays of one float type, offsets in elements.
+Rows past ``rows`` repeat the last row's loads and are not stored."""
+half_tile = _tile(NR // 2, "half_tile")
+"""``tile`` for cols <= NR // 2, loading only that half of the panel: a last
+panel of few units (100 units are three panels of 32 and one of 4) costs
+half a block, not a whole one.  Each element is the same chain: same bits."""
 
 
 @njit(**JIT)
@@ -197,8 +215,12 @@ def products(K, A, a_base, a_rs, Bp, G, H, C, c_base, c_rs, r0, r1, k0, k1):
         for i0 in range(r0, r1, mr):
             rows = min(mr, r1 - i0)
             for g in range(G):
-                tile(K, A, a_base + i0 * a_rs, a_rs, Bp, (G * k + g) * K * NR, C, c_base + i0 * c_rs + g * H + k * NR,
-                     c_rs, rows, w)
+                if 2 * w <= NR:
+                    half_tile(K, A, a_base + i0 * a_rs, a_rs, Bp, (G * k + g) * K * NR, C,
+                              c_base + i0 * c_rs + g * H + k * NR, c_rs, rows, w)
+                else:
+                    tile(K, A, a_base + i0 * a_rs, a_rs, Bp, (G * k + g) * K * NR, C,
+                         c_base + i0 * c_rs + g * H + k * NR, c_rs, rows, w)
 
 
 @njit(**PJIT)

@@ -15,7 +15,7 @@ from support import TOL, randn
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("M,K,H,G", [(1, 1, 1, 1), (13, 7, NR + 1, 4), (25, 40, 70, 3), (20, 65, 2 * NR, 2),
-                                     (3, 9, 5, 1)])
+                                     (3, 9, 5, 1), (14, 6, NR + NR // 2, 2), (9, 12, NR // 2 + 1, 3)])
 def test_packed_product_matches_oracle(rng, dtype, M, K, H, G):
     A, B = randn(rng, (M, K), dtype), randn(rng, (K, G * H), dtype)
     C = np.full((M, G * H), np.nan, dtype)

@@ -110,6 +110,29 @@ def test_blas_runs_on_one_thread_inside_a_kernel_call_and_as_before_after():
             with blas_in_kernel():
                 1 / 0
         assert blas_threads() == before
+        with blas_in_kernel():
+            with blas_in_kernel():
+                assert set(blas_threads().values()) == {1}
+            assert set(blas_threads().values()) == {1}  # the inner exit leaves the outer's setting
+            with pytest.raises(ZeroDivisionError):
+                with blas_in_kernel():
+                    1 / 0
+            assert set(blas_threads().values()) == {1}
+        assert blas_threads() == before
+
+
+def test_a_training_step_sets_blas_threads_once_not_for_each_product(monkeypatch):
+    from fastrnn import _threads
+    from fastrnn.models import Rnnlm
+    from fastrnn.trainer import train_step
+
+    calls = []
+    monkeypatch.setattr(_threads, "_blas", [(lambda: 2, calls.append)])
+    np.random.seed(0)
+    model = Rnnlm(50, 8, 8)
+    xs = np.random.randint(0, 50, (4, 5))
+    train_step(model, SGD(0.1), xs, xs, 0.25, 1)
+    assert calls == [1, 2]
 
 
 OMP_PROBE = "import os, fastrnn; print(os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OMP_WAIT_POLICY'))"

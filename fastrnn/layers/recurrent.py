@@ -67,8 +67,8 @@ class Recurrent:
         Wx, Wh, b = self.params
         N, T, D = xs.shape
         slices = _groups.row_slices(N, T, self.groups)
-        xw = _groups.product(xs.reshape(N * T, D), Wx, np.empty((N * T, Wx.shape[1]), self.dtype), slices)
         with blas_in_kernel():
+            xw = _groups.product(xs.reshape(N * T, D), Wx, np.empty((N * T, Wx.shape[1]), self.dtype), slices)
             hs, last, cache = self._recur(xw.reshape(N, T, -1), np.ascontiguousarray(b), Wh, states,
                                           get_num_threads())
         self._cache = (xs, cache)
@@ -87,16 +87,16 @@ class Recurrent:
         xs, cache = self._cache
         N, T, D = xs.shape
         Wx, Wh, _ = self.params
-        with blas_in_kernel():
-            dA, dfirst, wh_inputs = self._backprop(dhs, dlast, Wh, cache, get_num_threads())
-        dA2 = dA.reshape(N * T, -1)
         dWx, dWh, db = self.grads
         slices = _groups.row_slices(N, T, self.groups)
-        _groups.product_T(xs.reshape(N * T, D), dA2, dWx, slices)
-        for lhs, cols in wh_inputs:
-            _groups.product_T(lhs.reshape(N * T, -1), dA2[:, cols], dWh[:, cols], slices)
-        _groups.column_sum(dA2, db, slices)
-        dxs = _groups.product(dA2, Wx.T, np.empty((N * T, D), self.dtype), slices)
+        with blas_in_kernel():
+            dA, dfirst, wh_inputs = self._backprop(dhs, dlast, Wh, cache, get_num_threads())
+            dA2 = dA.reshape(N * T, -1)
+            _groups.product_T(xs.reshape(N * T, D), dA2, dWx, slices)
+            for lhs, cols in wh_inputs:
+                _groups.product_T(lhs.reshape(N * T, -1), dA2[:, cols], dWh[:, cols], slices)
+            _groups.column_sum(dA2, db, slices)
+            dxs = _groups.product(dA2, Wx.T, np.empty((N * T, D), self.dtype), slices)
         return dxs.reshape(N, T, D), dfirst
 
     def _recur(self, xw, b, Wh, states, threads):
