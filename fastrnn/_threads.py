@@ -71,8 +71,8 @@ def blas_in_kernel():
     """Context manager: every loaded BLAS runs on one thread until it exits.
 
     Nested contexts cost nothing: only the outermost sets and restores the
-    counts, so a layer or a training step holds BLAS once around all its
-    products.  OpenBLAS's counts are set through its own functions (well under
+    counts, so a recurrent layer's pass or the fused head holds BLAS once
+    around all its products.  Only fastrnn's own code runs inside a hold.  OpenBLAS's counts are set through its own functions (well under
     a microsecond), not threadpoolctl's wrappers (13 microseconds a context).
     """
     global _blas

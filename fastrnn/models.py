@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validate as v
-from ._threads import blas_in_kernel
 from .base_model import BaseModel
 from .layers.affine import stacked_params
 from .layers.head import AffineSoftmaxLoss
@@ -54,9 +53,8 @@ class LanguageModel(BaseModel):
         return self._scores(self._check_batch(xs))
 
     def _scores(self, xs: np.ndarray) -> np.ndarray:
-        with blas_in_kernel():
-            for layer in self.layers:
-                xs = layer.forward(xs)
+        for layer in self.layers:
+            xs = layer.forward(xs)
         return xs
 
     def forward(self, xs: np.ndarray, ts: np.ndarray) -> float:
@@ -78,20 +76,18 @@ class LanguageModel(BaseModel):
         self._head = head
         if head is None:
             return self.loss_layer.forward(self._scores(xs), ts)
-        with blas_in_kernel():
-            for layer in body:
-                xs = layer.forward(xs)
-            return head.forward(xs, ts)
+        for layer in body:
+            xs = layer.forward(xs)
+        return head.forward(xs, ts)
 
     def backward(self, dout=1):
         head = getattr(self, "_head", None)
-        with blas_in_kernel():
-            if head is None:
-                dout, layers = self.loss_layer.backward(dout), self.layers
-            else:
-                dout, layers = head.backward(dout), self.layers[:-1]
-            for layer in reversed(layers):
-                dout = layer.backward(dout)
+        if head is None:
+            dout, layers = self.loss_layer.backward(dout), self.layers
+        else:
+            dout, layers = head.backward(dout), self.layers[:-1]
+        for layer in reversed(layers):
+            dout = layer.backward(dout)
         return dout
 
     def reset_state(self) -> None:

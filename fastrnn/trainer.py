@@ -15,7 +15,6 @@ from typing import Callable, Sequence
 import numpy as np
 
 from . import _validate as v
-from ._threads import blas_in_kernel
 from .util import clip_grads
 
 
@@ -68,9 +67,8 @@ def train_step(model, optimizer, batch_x, batch_t, max_grad: float | None, itera
     ``TrainingDiverged`` (before any param changes) when the loss or the
     gradient norm is not finite.  Returns the loss.
     """
-    with blas_in_kernel():  # once for the whole step, not for each product
-        loss = model.forward(batch_x, batch_t)
-        model.backward(share) if share != 1.0 else model.backward()
+    loss = model.forward(batch_x, batch_t)
+    model.backward(share) if share != 1.0 else model.backward()
     if reduce is not None:
         loss = reduce(model.grads, loss * share)
     if not math.isfinite(loss):

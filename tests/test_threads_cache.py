@@ -121,7 +121,7 @@ def test_blas_runs_on_one_thread_inside_a_kernel_call_and_as_before_after():
         assert blas_threads() == before
 
 
-def test_a_training_step_sets_blas_threads_once_not_for_each_product(monkeypatch):
+def test_a_training_step_holds_blas_once_a_layer_pass_not_once_a_product(monkeypatch):
     from fastrnn import _threads
     from fastrnn.models import Rnnlm
     from fastrnn.trainer import train_step
@@ -132,7 +132,33 @@ def test_a_training_step_sets_blas_threads_once_not_for_each_product(monkeypatch
     model = Rnnlm(50, 8, 8)
     xs = np.random.randint(0, 50, (4, 5))
     train_step(model, SGD(0.1), xs, xs, 0.25, 1)
-    assert calls == [1, 2]
+    assert calls == [1, 2] * 4  # the LSTM's forward and backward, the fused head's forward and backward
+
+
+def test_a_users_own_model_keeps_its_blas_threads_in_a_training_step():
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from fastrnn.trainer import train_step
+
+    def blas_threads():
+        return {i["filepath"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    seen = []
+
+    class Model:  # the reference's model protocol, in the user's own NumPy
+        params, grads = [np.ones(3, np.float32)], [np.ones(3, np.float32)]
+
+        def forward(self, xs, ts):
+            seen.append(blas_threads())
+            return 1.0
+
+        def backward(self, dout=1):
+            seen.append(blas_threads())
+
+    with threadpool_limits(2, user_api="blas"):
+        before = blas_threads()
+        train_step(Model(), SGD(0.1), np.zeros((2, 3), int), np.zeros((2, 3), int), None, 1)
+    assert seen == [before, before]
 
 
 OMP_PROBE = "import os, fastrnn; print(os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OMP_WAIT_POLICY'))"

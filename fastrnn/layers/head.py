@@ -51,21 +51,21 @@ class AffineSoftmaxLoss:
         dtype = self.affine.dtype
         scale = 1 / count if count else 0.0
         loss, groups = 0.0, []
-        for g, rows in enumerate(_groups.row_slices(N, T, self.groups)):
-            R = rows.stop - rows.start
-            tiles, width = column_tiles(R, V)
-            E = self._buffer(g, (tiles, R, width), dtype)
-            tmax, tsum = np.empty((tiles, R), dtype), np.empty((tiles, R), dtype)
-            tlabel = np.zeros(R, dtype)
-            with blas_in_kernel():
+        with blas_in_kernel():  # once around every group's products
+            for g, rows in enumerate(_groups.row_slices(N, T, self.groups)):
+                R = rows.stop - rows.start
+                tiles, width = column_tiles(R, V)
+                E = self._buffer(g, (tiles, R, width), dtype)
+                tmax, tsum = np.empty((tiles, R), dtype), np.empty((tiles, R), dtype)
+                tlabel = np.zeros(R, dtype)
                 head_forward(x1[rows], Wb, t[rows], E, tmax, tsum, tlabel)
-            m = tmax.max(axis=0)
-            w = np.exp(tmax.astype(np.float64) - m)
-            total = np.sum(w * tsum, axis=0)
-            lse = m + np.log(total)
-            keep = valid[rows]
-            loss += float(np.sum((lse - tlabel)[keep]))
-            groups.append((rows, E, (w * (scale / total)) * keep))
+                m = tmax.max(axis=0)
+                w = np.exp(tmax.astype(np.float64) - m)
+                total = np.sum(w * tsum, axis=0)
+                lse = m + np.log(total)
+                keep = valid[rows]
+                loss += float(np.sum((lse - tlabel)[keep]))
+                groups.append((rows, E, (w * (scale / total)) * keep))
         self._cache = (x1, groups, t, scale, (N, T, D))
         return loss / count if count else 0.0
 
@@ -78,9 +78,9 @@ class AffineSoftmaxLoss:
         dout = float(dout)
         dx = np.empty((N * T, D), dtype)
         WT = self.affine.params[0].T
-        for g, (rows, E, c) in enumerate(groups):
-            parts = np.empty((GROUPS, rows.stop - rows.start, D), dtype)
-            with blas_in_kernel():
+        with blas_in_kernel():  # once around every group's products
+            for g, (rows, E, c) in enumerate(groups):
+                parts = np.empty((GROUPS, rows.stop - rows.start, D), dtype)
                 head_backward(x1[rows], E, (c * dout).astype(dtype), t[rows], dtype.type(scale * dout), WT,
                               self.affine._dWb, parts, dx[rows], g > 0)
         return dx.reshape(N, T, D)
