@@ -44,7 +44,7 @@ _held = threading.local()
 
 def _openblas_calls(lib):
     """(get, set) of OpenBLAS's own thread-count functions (a call through
-    ctypes, under a microsecond), or None when the library exports neither name."""
+    ctypes, under a microsecond), or None when the library lacks them."""
     dll = ctypes.CDLL(lib.filepath)
     for prefix in ("", "scipy_"):
         for suffix in ("", "64_"):
@@ -72,8 +72,9 @@ def blas_in_kernel():
 
     Nested contexts cost nothing: only the outermost sets and restores the
     counts, so a recurrent layer's pass or the fused head holds BLAS once
-    around all its products.  Only fastrnn's own code runs inside a hold.  OpenBLAS's counts are set through its own functions (well under
-    a microsecond), not threadpoolctl's wrappers (13 microseconds a context).
+    around all its products.  Only fastrnn's own code runs inside a hold.
+    OpenBLAS's counts are set through its own functions (well under a
+    microsecond), not threadpoolctl's wrappers (13 microseconds a context).
     """
     global _blas
     if getattr(_held, "on", False):
