@@ -10,7 +10,7 @@ import pytest
 
 from fastrnn import SimpleRnnlm
 from fastrnn._threads import SPIN_COUNT
-from fastrnn.optimizer import SGD
+from fastrnn.optimizer import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
 from fastrnn.time_layers import TimeGRU, TimeLSTM, TimeRNN
 from fastrnn.util import clip_grads
 from support import randn, rnn_params
@@ -36,6 +36,27 @@ def _train_steps(threads):
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads")
 def test_bit_identical_with_1_and_2_threads():
     for a, b in zip(_train_steps(1), _train_steps(2)):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads")
+@pytest.mark.parametrize("make", [lambda: SGD(0.1), lambda: Momentum(0.1), lambda: Nesterov(0.1), lambda: AdaGrad(0.1),
+                                  lambda: RMSprop(0.1), lambda: Adam(0.01)])
+def test_optimizer_kernels_bit_identical_across_threads(make):
+    """The parallel elementwise updates (arrays above the kernel threshold, an odd size) and clipping."""
+    out = []
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+        rng = np.random.default_rng(0)
+        params = [rng.standard_normal((331, 257)).astype(np.float32), rng.standard_normal(40_001).astype(np.float32)]
+        opt = make()
+        for _ in range(3):
+            grads = [rng.standard_normal(p.shape).astype(np.float32) for p in params]
+            clip_grads(grads, 5.0)
+            opt.update(params, grads)
+        out.append(params)
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    for a, b in zip(*out):
         np.testing.assert_array_equal(a, b)
 
 
