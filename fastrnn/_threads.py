@@ -18,7 +18,9 @@ short regions).  Unless the user has set ``OMP_WAIT_POLICY`` or
 ``SPIN_COUNT``, before Numba starts its pool: long enough to bridge the gaps
 between the regions of one training step, too short to slow the product.
 """
+import ctypes
 import os
+import threading
 from contextlib import contextmanager
 
 SPIN_COUNT = 10_000
@@ -28,9 +30,6 @@ OMP_DEFAULTS = {}
 if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
     OMP_DEFAULTS["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
     os.environ.update(OMP_DEFAULTS)
-
-import ctypes
-import threading
 
 import scipy.linalg.cython_blas  # noqa: F401  (load the BLAS Numba calls before looking for it)
 from threadpoolctl import ThreadpoolController

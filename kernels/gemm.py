@@ -214,13 +214,13 @@ def products(K, A, a_base, a_rs, Bp, G, H, C, c_base, c_rs, r0, r1, k0, k1):
         w = min(NR, H - k * NR)
         for i0 in range(r0, r1, mr):
             rows = min(mr, r1 - i0)
+            a_off = a_base + i0 * a_rs
             for g in range(G):
+                b_off, c_off = (G * k + g) * K * NR, c_base + i0 * c_rs + g * H + k * NR
                 if 2 * w <= NR:
-                    half_tile(K, A, a_base + i0 * a_rs, a_rs, Bp, (G * k + g) * K * NR, C,
-                              c_base + i0 * c_rs + g * H + k * NR, c_rs, rows, w)
+                    half_tile(K, A, a_off, a_rs, Bp, b_off, C, c_off, c_rs, rows, w)
                 else:
-                    tile(K, A, a_base + i0 * a_rs, a_rs, Bp, (G * k + g) * K * NR, C,
-                         c_base + i0 * c_rs + g * H + k * NR, c_rs, rows, w)
+                    tile(K, A, a_off, a_rs, Bp, b_off, C, c_off, c_rs, rows, w)
 
 
 @njit(**PJIT)
