@@ -36,10 +36,16 @@ class BaseModel:
     def _params_name(self) -> str:
         return self.PARAMS_NAME or type(self).__name__
 
+    def _file_entries(self) -> dict:
+        """Arrays a params file of this model carries beside the params, which a
+        file loaded into it must hold too (none here)."""
+        return {}
+
     def save_params(self, file_name=None) -> None:
         """Write params to ``file_name`` (default ``<ClassName>.npz``), atomically."""
         name = self._params_name
-        io.save_params(file_name if file_name is not None else f"{name}.npz", self.params, name)
+        io.save_params(file_name if file_name is not None else f"{name}.npz", self.params, name,
+                       extra=self._file_entries())
 
     def load_params(self, file_name=None) -> None:
         """Read params into this model's arrays, in place (their identities are kept).
@@ -53,4 +59,4 @@ class BaseModel:
             file_name = f"{name}.npz"
             if not os.path.exists(file_name) and os.path.exists(f"{name}.pkl"):
                 file_name = f"{name}.pkl"
-        io.load_params(file_name, self.params, name)
+        io.load_params(file_name, self.params, name, self._file_entries())

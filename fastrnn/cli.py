@@ -10,6 +10,7 @@ file, word, size or path) ends a command with one line,
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pickle
 import sys
@@ -18,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-COMMON = dict(batch_size=20, time_size=35, max_grad=0.25, eval_interval=20, seed=0, checkpoint_every=500)
+COMMON = dict(batch_size=20, time_size=35, max_grad=0.25, eval_interval=20, seed=0, checkpoint_every=500,
+              head="full")
 DEFAULTS = {
     # the book's lr 20 diverges for the vanilla RNN on full PTB; 5 learns
     "simple": dict(COMMON, epochs=4, wordvec_size=100, hidden_size=100, lr=5.0, dropout=None),
@@ -27,8 +29,8 @@ DEFAULTS = {
 }
 """Per-model defaults: the book's chapter-5 and chapter-6 settings."""
 TRAINING = ("epochs", "batch_size", "time_size", "wordvec_size", "hidden_size", "dropout", "lr", "max_grad",
-            "max_iters", "eval_interval", "seed", "checkpoint_every", "train_file", "valid_file", "test_file",
-            "vocab_size", "min_count", "cache_dir")
+            "max_iters", "eval_interval", "seed", "checkpoint_every", "head", "cutoffs", "div_value", "train_file",
+            "valid_file", "test_file", "vocab_size", "min_count", "cache_dir")
 """Options that make a run's settings (fixed once it has started, but for RESUMABLE)."""
 RESUMABLE = ("epochs", "cache_dir")
 """Settings a resumed run may change."""
@@ -77,6 +79,25 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _cutoffs(text: str) -> list:
+    try:
+        values = [int(c) for c in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected increasing integers separated by commas, got {text!r}") from None
+    if any(c < 1 for c in values):
+        raise argparse.ArgumentTypeError(f"expected cutoffs >= 1, got {text}")
+    if any(a >= b for a, b in zip(values, values[1:])):
+        raise argparse.ArgumentTypeError(f"expected increasing cutoffs, got {text}")
+    return values
+
+
+def _above_one(text: str) -> float:
+    value = _positive_float(text)
+    if not value > 1:
+        raise argparse.ArgumentTypeError(f"expected a number > 1, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="fastrnn", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -101,6 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-iters", type=_int_at_least(1), help="cap on the iterations of each epoch")
     train.add_argument("--eval-interval", type=_int_at_least(1), help="iterations between report lines")
     train.add_argument("--seed", type=int, help="seed of the weight initialisation and dropout masks")
+    head = train.add_argument_group("output layer")
+    head.add_argument("--head", choices=["full", "adaptive"], help="full: the reference's softmax over every word "
+                      "(the default); adaptive: an adaptive softmax, whose cost does not grow with the vocabulary")
+    head.add_argument("--cutoffs", type=_cutoffs, metavar="C0,C1,...",
+                      help="--head adaptive: the shortlist's size, then where each cluster of rarer words starts "
+                           "(words ranked by frequency; default 2000, 10000, 50000, ... below the vocabulary's size)")
+    head.add_argument("--div-value", type=_above_one, help="--head adaptive: cluster i projects to "
+                                                           "hidden-size / div-value**(i+1) units (default 4)")
     data = train.add_argument_group("your own text (default: the bundled Penn Treebank)")
     data.add_argument("--train-file", type=Path, help="UTF-8 text: words split at whitespace, each line end an <eos>")
     data.add_argument("--valid-file", type=Path, help="validation text (needed by --model better)")
@@ -184,33 +213,56 @@ COUNTS = {"simple": 6, "rnnlm": 6, "better": 9}
 """Params of each model."""
 
 
+def head_of(stored, path: Path) -> dict:
+    """The output head a params file holds: ``{"head": "full"}``, or an adaptive
+    head's settings with its word order (``LanguageModel._file_entries``)."""
+    entries = stored.entries or {}
+    if "head" not in entries:
+        return {"head": "full"}
+    try:
+        head = json.loads(bytes(entries["head"]).decode())
+        order = entries["head_order"]
+        if head.get("head") != "adaptive" or order.dtype.kind not in "iu":
+            raise ValueError
+        return {"head": "adaptive", "cutoffs": [int(c) for c in head["cutoffs"]],
+                "div_value": float(head["div_value"]), "order": order}
+    except (KeyError, ValueError, TypeError, AttributeError):
+        raise UserError(f"{path}: its output head's settings are damaged") from None
+
+
 def infer_model(stored, path: Path, wanted: str | None) -> tuple:
-    """(model kind, (V, D, H)) of params read from ``path``: the model the file
-    names (a reference pickle names none), checked against the arrays' shapes."""
+    """(model kind, (V, D, H), head) of params read from ``path``: the model the
+    file names (a reference pickle names none), checked against the arrays'
+    shapes."""
     a = stored.arrays
     shapes = [x.shape for x in a]
+    head = head_of(stored, path)
+    if stored.model is not None and stored.model not in MODEL_NAMES:
+        raise UserError(f"{path} holds params of {stored.model}, not of a language model of fastrnn train")
+    named = MODEL_NAMES.get(stored.model)
     kind = None
-    if len(a) in (6, 9) and all(x.ndim == 2 for x in a[:3]) and a[2].shape[0] > 0:
+    if head["head"] == "adaptive":  # the body's params, the tied embedding (better), the head's two, two a cluster
+        body = {"simple": 4, "rnnlm": 4, "better": 8}.get(named, 0)
+        if named is not None and len(a) == body + 2 + 2 * len(head["cutoffs"]) and all(x.ndim == 2 for x in a[:3]):
+            kind = named
+    elif len(a) in (6, 9) and all(x.ndim == 2 for x in a[:3]) and a[2].shape[0] > 0:
         ratio, rest = divmod(a[2].shape[1], a[2].shape[0])
         kind = "better" if len(a) == 9 and ratio == 4 else {1: "simple", 4: "rnnlm"}.get(ratio) if not rest else None
         if kind is not None and len(a) != COUNTS[kind]:
             kind = None
-    if stored.model is not None and stored.model not in MODEL_NAMES:
-        raise UserError(f"{path} holds params of {stored.model}, not of a language model of fastrnn train")
-    named = MODEL_NAMES.get(stored.model)
     if kind is None or (named is not None and named != kind):
         raise UserError(f"{path} does not hold params of SimpleRnnlm, Rnnlm or BetterRnnlm"
                         + (f" ({len(a)} arrays of shapes {', '.join(str(s) for s in shapes)})" if len(a) < 12 else ""))
     if wanted is not None and wanted != kind:
         raise UserError(f"{path} holds params of {kind} (--model {kind}), not {wanted}")
     V, D = shapes[0]
-    return kind, (V, D, shapes[2][0])
+    return kind, (V, D, shapes[2][0]), head
 
 
 def build_model(stored, path: Path, wanted: str | None, generator: bool = False):
     from . import generation, io, models
 
-    kind, sizes = infer_model(stored, path, wanted)
+    kind, sizes, head = infer_model(stored, path, wanted)
     if generator:
         if kind == "simple":
             raise UserError(f"{path} holds SimpleRnnlm params: text generation needs rnnlm or better params")
@@ -218,11 +270,11 @@ def build_model(stored, path: Path, wanted: str | None, generator: bool = False)
     else:
         cls = getattr(models, {"simple": "SimpleRnnlm", "rnnlm": "Rnnlm", "better": "BetterRnnlm"}[kind])
     try:
-        model = cls(*sizes)
+        model = cls(*sizes, **head)
         io.assign(path, model.params, stored.arrays)
     except io.ParamsError as e:
         raise UserError(str(e)) from None
-    except ValueError as e:
+    except (ValueError, TypeError) as e:
         raise UserError(f"{path}: {e}") from None
     return kind, model
 
@@ -271,8 +323,12 @@ def settings_of(args) -> dict:
     """The run's settings: the options given, else the model's defaults."""
     model = args.model or "rnnlm"
     s = dict(DEFAULTS[model], model=model, max_iters=None, train_file=None, valid_file=None, test_file=None,
-             vocab_size=None, min_count=None, cache_dir=None)
+             vocab_size=None, min_count=None, cache_dir=None, cutoffs=None, div_value=None)
     s.update(_given(args))
+    if s["head"] != "adaptive" and (s["cutoffs"] is not None or s["div_value"] is not None):
+        raise UserError("--cutoffs and --div-value apply to --head adaptive only")
+    if s["head"] == "adaptive" and s["div_value"] is None:
+        s["div_value"] = 4.0
     if model == "better" and s["wordvec_size"] != s["hidden_size"]:
         raise UserError("--model better ties weights: --wordvec-size must equal --hidden-size")
     if model != "better" and args.dropout is not None:
@@ -319,6 +375,10 @@ def check_sizes(s: dict, corpus, world) -> None:
                         f"of training text; {corpus.name} has {len(corpus.train):,}")
     if s["batch_size"] < world.size:
         raise UserError(f"--batch-size {s['batch_size']} is smaller than the {world.size} processes: each needs a row")
+    V = len(corpus.words)
+    if s["head"] == "adaptive" and s["cutoffs"] is not None and s["cutoffs"][-1] >= V:
+        raise UserError(f"--cutoffs {','.join(map(str, s['cutoffs']))}: every cutoff must be below the vocabulary's "
+                        f"{V:,} words")
     for data, option in ((corpus.valid, "--valid-file"), (corpus.test, "--test-file")):
         if data is not None and len(data) < EVAL_BATCH * EVAL_TIME + 1:
             raise UserError(f"{option} has {len(data):,} words; evaluation reads {EVAL_BATCH} rows of "
@@ -340,7 +400,7 @@ def resume_settings(args) -> tuple:
         raise UserError(f"--resume {path}: cannot read it ({e.strerror})") from None
     except io.ParamsError as e:
         raise UserError(f"--resume {e}") from None
-    s = ck.run["settings"]
+    s = dict({"head": "full", "cutoffs": None, "div_value": None}, **ck.run["settings"])  # older runs: a full head
     if args.model is not None and args.model != s["model"]:
         raise UserError(f"--resume {args.resume} holds a run of --model {s['model']}, not {args.model}")
     fixed = [k for k in _given(args) if k not in RESUMABLE and _given(args)[k] != s.get(k)]
@@ -351,7 +411,7 @@ def resume_settings(args) -> tuple:
 
 
 def train(args) -> dict:
-    from . import parallel
+    from . import io, parallel
     from .run import MODELS, Interrupted, Run
     from .trainer import TrainingDiverged, on_terminal
 
@@ -376,7 +436,10 @@ def train(args) -> dict:
     check_sizes(s, corpus, world)
     run = Run(s, corpus, out, world, progress)
     if ck is not None:
-        run.restore(ck)
+        try:
+            run.restore(ck)
+        except io.ParamsError as e:
+            raise UserError(f"--resume {args.resume}: {e}") from None
         if run.finished and run.epoch >= s["epochs"]:
             run.say(f"the run in {args.resume} is complete ({run.epoch} epochs); --epochs N goes on to epoch N")
             return {}
@@ -386,6 +449,8 @@ def train(args) -> dict:
                                      f"{'s' if _threads() > 1 else ''} each)" if world.size > 1 else "")
             + f", {s['time_size']} steps, D={s['wordvec_size']}, H={s['hidden_size']}, lr {run.optimizer.lr:g}, "
             f"max_grad {s['max_grad']}" + (f", dropout {s['dropout']}" if s["model"] == "better" else "")
+            + (f", adaptive softmax (cutoffs {','.join(map(str, run.model.loss_layer.cutoffs))}, div value "
+               f"{s['div_value']:g})" if s["head"] == "adaptive" else "")
             + (f"; from epoch {run.epoch + 1}, iteration {run.iteration + 1}" if ck else ""))
     start = time.perf_counter()
     try:

@@ -204,10 +204,16 @@ def assign(path, params: Sequence[np.ndarray], arrays: Sequence[np.ndarray]) -> 
         p[...] = a
 
 
-def load_params(path, params: Sequence[np.ndarray], model: str) -> None:
+def load_params(path, params: Sequence[np.ndarray], model: str, entries: dict | None = None) -> None:
     """Copy the arrays of ``path`` (fastrnn ``.npz`` of ``model``, or reference
-    ``.pkl``) into ``params`` in place."""
+    ``.pkl``) into ``params`` in place, once the file holds the same ``entries``
+    (the model's other arrays, such as an adaptive head's settings and word order)."""
     stored = read_params(path)
     if stored.model is not None and stored.model != model:
         raise ParamsError(f"{path} holds params of {stored.model}, not {model}")
+    for key, value in (entries or {}).items():
+        held = (stored.entries or {}).get(key)
+        if held is None or held.shape != value.shape or not np.array_equal(held, value):
+            raise ParamsError(f"{path} was not saved by a model with this {key.replace('_', ' ')}"
+                              + ("" if held is not None else f" (it holds no {key.replace('_', ' ')})"))
     assign(path, params, stored.arrays)

@@ -1,21 +1,59 @@
-"""Language models built from ``fastrnn.time_layers``, as in the reference."""
+"""Language models built from ``fastrnn.time_layers``, as in the reference.
+
+Each takes ``head="full"`` (the reference's affine layer and softmax, the
+default) or ``head="adaptive"`` (``TimeAdaptiveSoftmaxWithLoss``: ``cutoffs``,
+default ``default_cutoffs(V)``, ``div_value`` and ``order``, the word ids by
+falling frequency), whose cost does not grow with the vocabulary.
+"""
 from __future__ import annotations
+
+import json
 
 import numpy as np
 
 from . import _validate as v
 from .base_model import BaseModel
+from .layers.adaptive import (TimeAdaptiveSoftmaxWithLoss, adaptive_params, check_cutoffs, check_order,
+                              default_cutoffs, tail_widths)
 from .layers.affine import stacked_params
 from .layers.head import AffineSoftmaxLoss
 from .time_layers import TimeAffine, TimeDropout, TimeEmbedding, TimeLSTM, TimeRNN, TimeSoftmaxWithLoss
+
+HEADS = ("full", "adaptive")
+CHUNK = 1 << 20
+"""Elements of a random matrix drawn at a time (``scaled_randn``)."""
+
+
+def scaled_randn(shape: tuple, divisor: float) -> np.ndarray:
+    """``(np.random.randn(*shape) / divisor).astype("f")``, the same values drawn a
+    block of rows at a time: a (V, D) matrix never exists in float64."""
+    out = np.empty(shape, np.float32)
+    rows = max(1, CHUNK // max(1, shape[1]))
+    for i in range(0, shape[0], rows):
+        out[i:i + rows] = np.random.randn(min(rows, shape[0] - i), shape[1]) / divisor
+    return out
+
+
+def head_settings(V: int, H: int, head: str, cutoffs, div_value, order) -> dict:
+    """The checked settings of a model's output head (``LanguageModel.set_head``)."""
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {', '.join(map(repr, HEADS))}, got {head!r}")
+    if head == "full":
+        if cutoffs is not None or order is not None:
+            raise ValueError("cutoffs and order apply to head='adaptive' only")
+        return {"head": "full"}
+    cutoffs = default_cutoffs(V) if cutoffs is None else check_cutoffs(cutoffs, V)
+    tail_widths(H, len(cutoffs), div_value)
+    return {"head": "adaptive", "cutoffs": cutoffs, "div_value": float(div_value), "order": check_order(order, V)}
 
 
 class LanguageModel(BaseModel):
     """``predict``, ``forward``, ``backward`` and ``reset_state`` of a stack of layers.
 
-    Subclasses set ``layers`` (applied in order by ``predict``, the first an
-    embedding), ``loss_layer`` and ``params`` / ``grads`` (the layers' own
-    arrays, in layer order).
+    Subclasses make the layers of their body (the first an embedding) and hand
+    them to ``set_head``, which adds the output head and sets ``layers``
+    (applied in order by ``predict``), ``loss_layer`` and ``params`` / ``grads``
+    (the layers' own arrays, in layer order, the loss layer's last).
 
     ``groups`` (default ``GROUPS``) is the number of groups of batch rows each
     computed on its own (``fastrnn._groups``): with 2, a model in one process
@@ -28,10 +66,38 @@ class LanguageModel(BaseModel):
     def set_groups(self, groups: int) -> None:
         """Compute the batch as ``groups`` groups of rows (``fastrnn._groups``)."""
         self.groups = v.positive_int(groups, "groups")
-        for layer in self.layers:
+        for layer in self.layers + [self.loss_layer]:
             if hasattr(type(layer), "groups"):
                 layer.groups = self.groups
         self._head = None
+
+    def set_head(self, body: list, V: int, H: int, settings: dict, tied: np.ndarray | None = None) -> None:
+        """``layers`` and ``loss_layer`` from the body's layers and a new output head
+        (``head_settings``), its params drawn after the body's: full, a TimeAffine
+        (W (H, V) at 1/sqrt(H), or the transposed ``tied`` embedding) and a
+        TimeSoftmaxWithLoss; adaptive, a TimeAdaptiveSoftmaxWithLoss (its
+        shortlist tied to the embedding when ``tied``).  Then collects the params."""
+        self.head = settings
+        if settings["head"] == "full":
+            if tied is None:
+                W, b = stacked_params(H, V, "f")  # [W; b] in one array, no copy a forward
+                W[...] = scaled_randn((H, V), np.sqrt(H))
+            else:
+                W, b = tied.T, np.zeros(V, "f")  # weight tying
+            self.layers, self.loss_layer = body + [TimeAffine(W, b)], TimeSoftmaxWithLoss()
+        else:
+            W, b, tails = adaptive_params(H, V, settings["cutoffs"], settings["div_value"], "f", tied is not None)
+            self.layers = body
+            self.loss_layer = TimeAdaptiveSoftmaxWithLoss(W, b, tails, settings["cutoffs"], settings["order"], tied)
+        self.params, self.grads = [], []
+        for layer in self.layers + [self.loss_layer]:
+            self.params += layer.params
+            self.grads += layer.grads
+        self.set_groups(self.groups)
+
+    @property
+    def adaptive(self) -> bool:
+        return isinstance(self.loss_layer, TimeAdaptiveSoftmaxWithLoss)
 
     def _check_batch(self, xs, ts=None) -> np.ndarray:
         """Every check of a ``predict`` or ``forward`` call, made before any layer
@@ -39,23 +105,25 @@ class LanguageModel(BaseModel):
         xs (N, T) word ids of the embedding, ts (N, T) labels (or one-hot
         (N, T, V)) of the output layer, and the batch size of every carried
         state.  Returns xs as checked ids."""
-        xs = v.id_array(xs, "xs", (None, None), self.layers[0].params[0].shape[0])
+        V = self.layers[0].params[0].shape[0]
+        xs = v.id_array(xs, "xs", (None, None), V)
         N, T = xs.shape
         if ts is not None:
-            self.loss_layer._labels(ts, N, T, self.layers[-1].params[0].shape[1])
+            self.loss_layer._labels(ts, N, T, V)
         for layer in self.layers:
             if hasattr(layer, "check_batch"):
                 layer.check_batch(N)
         return xs
 
     def predict(self, xs: np.ndarray) -> np.ndarray:
-        """xs (N, T) word ids -> scores before softmax (N, T, V)."""
+        """xs (N, T) word ids -> scores before softmax (N, T, V); with an adaptive
+        head, the log-probabilities (whose softmax is the distribution too)."""
         return self._scores(self._check_batch(xs))
 
     def _scores(self, xs: np.ndarray) -> np.ndarray:
         for layer in self.layers:
             xs = layer.forward(xs)
-        return xs
+        return self.loss_layer.log_prob(xs) if self.adaptive else xs
 
     def forward(self, xs: np.ndarray, ts: np.ndarray) -> float:
         """Mean cross-entropy of the next-word scores of xs (N, T) against ts (N, T).
@@ -68,6 +136,10 @@ class LanguageModel(BaseModel):
 
     def _loss(self, xs: np.ndarray, ts) -> float:
         """``forward`` of checked ids xs."""
+        if self.adaptive:
+            for layer in self.layers:
+                xs = layer.forward(xs)
+            return self.loss_layer.forward(xs, ts)
         *body, last = self.layers
         head = getattr(self, "_head", None)
         if head is None or head.affine is not last or head.loss is not self.loss_layer:
@@ -82,7 +154,9 @@ class LanguageModel(BaseModel):
 
     def backward(self, dout=1):
         head = getattr(self, "_head", None)
-        if head is None:
+        if self.adaptive:
+            dout, layers = self.loss_layer.backward(dout), self.layers
+        elif head is None:
             dout, layers = self.loss_layer.backward(dout), self.layers
         else:
             dout, layers = head.backward(dout), self.layers[:-1]
@@ -90,42 +164,56 @@ class LanguageModel(BaseModel):
             dout = layer.backward(dout)
         return dout
 
+    def sparse_backward(self, dout=1) -> list:
+        """``backward`` whose embedding gradients come as rows: the grads in ``params``
+        order, a ``fastrnn.sparse.RowGrad`` in place of the embedding's grad (and
+        of a tied adaptive head's), which ``grads`` then does not hold
+        (``fastrnn.trainer.train_step`` uses this)."""
+        layers = [layer for layer in self.layers + [self.loss_layer] if hasattr(type(layer), "row_grads")]
+        for layer in layers:
+            layer.row_grads, layer.row_grad = True, None
+        try:
+            self.backward(dout)
+        finally:
+            for layer in layers:
+                layer.row_grads = False
+        grads = []
+        for layer in self.layers + [self.loss_layer]:
+            own = list(layer.grads)
+            if layer in layers and layer.row_grad is not None:
+                own[0], layer.row_grad = layer.row_grad, None
+            grads += own
+        return grads
+
     def reset_state(self) -> None:
         for layer in self.layers:
             if hasattr(layer, "reset_state"):
                 layer.reset_state()
 
-    def _collect(self) -> None:
-        """params and grads of every layer, in layer order (the reference's lists);
-        the layers take the model's groups."""
-        self.params, self.grads = [], []
-        for layer in self.layers:
-            self.params += layer.params
-            self.grads += layer.grads
-        self.set_groups(self.groups)
+    def _file_entries(self) -> dict:
+        """An adaptive head's settings and word order, which its params files carry."""
+        if not self.adaptive:
+            return {}
+        h = self.head
+        text = json.dumps({"head": "adaptive", "cutoffs": h["cutoffs"], "div_value": h["div_value"]})
+        return {"head": np.frombuffer(text.encode(), np.uint8), "head_order": h["order"]}
 
 
 class SimpleRnnlm(LanguageModel):
-    """TimeEmbedding -> TimeRNN(stateful) -> TimeAffine -> TimeSoftmaxWithLoss (float32)."""
+    """TimeEmbedding -> TimeRNN(stateful) -> TimeAffine -> TimeSoftmaxWithLoss (float32),
+    or, with ``head="adaptive"``, TimeEmbedding -> TimeRNN -> TimeAdaptiveSoftmaxWithLoss."""
 
-    def __init__(self, vocab_size: int, wordvec_size: int, hidden_size: int):
+    def __init__(self, vocab_size: int, wordvec_size: int, hidden_size: int, *, head: str = "full", cutoffs=None,
+                 div_value: float = 4.0, order=None):
         V, D, H = vocab_size, wordvec_size, hidden_size
+        settings = head_settings(V, H, head, cutoffs, div_value, order)
         rn = np.random.randn
-        embed_W = (rn(V, D) / 100).astype("f")
+        embed_W = scaled_randn((V, D), 100)
         rnn_Wx = (rn(D, H) / np.sqrt(D)).astype("f")
         rnn_Wh = (rn(H, H) / np.sqrt(H)).astype("f")
         rnn_b = np.zeros(H).astype("f")
-        affine_W, affine_b = stacked_params(H, V, "f")  # [W; b] in one array, no copy a forward
-        affine_W[...] = rn(H, V) / np.sqrt(H)
-
-        self.layers = [
-            TimeEmbedding(embed_W),
-            TimeRNN(rnn_Wx, rnn_Wh, rnn_b, stateful=True),
-            TimeAffine(affine_W, affine_b),
-        ]
-        self.loss_layer = TimeSoftmaxWithLoss()
+        self.set_head([TimeEmbedding(embed_W), TimeRNN(rnn_Wx, rnn_Wh, rnn_b, stateful=True)], V, H, settings)
         self.rnn_layer = self.layers[1]
-        self._collect()
 
     def reset_state(self) -> None:
         self.rnn_layer.reset_state()
@@ -139,24 +227,17 @@ def _lstm_params(D: int, H: int) -> tuple:
 
 
 class Rnnlm(LanguageModel):
-    """TimeEmbedding -> TimeLSTM(stateful) -> TimeAffine -> TimeSoftmaxWithLoss (float32)."""
+    """TimeEmbedding -> TimeLSTM(stateful) -> TimeAffine -> TimeSoftmaxWithLoss (float32),
+    or, with ``head="adaptive"``, TimeEmbedding -> TimeLSTM -> TimeAdaptiveSoftmaxWithLoss."""
 
-    def __init__(self, vocab_size: int = 10000, wordvec_size: int = 100, hidden_size: int = 100):
+    def __init__(self, vocab_size: int = 10000, wordvec_size: int = 100, hidden_size: int = 100, *,
+                 head: str = "full", cutoffs=None, div_value: float = 4.0, order=None):
         V, D, H = vocab_size, wordvec_size, hidden_size
-        rn = np.random.randn
-        embed_W = (rn(V, D) / 100).astype("f")
+        settings = head_settings(V, H, head, cutoffs, div_value, order)
+        embed_W = scaled_randn((V, D), 100)
         lstm = _lstm_params(D, H)
-        affine_W, affine_b = stacked_params(H, V, "f")
-        affine_W[...] = rn(H, V) / np.sqrt(H)
-
-        self.layers = [
-            TimeEmbedding(embed_W),
-            TimeLSTM(*lstm, stateful=True),
-            TimeAffine(affine_W, affine_b),
-        ]
-        self.loss_layer = TimeSoftmaxWithLoss()
+        self.set_head([TimeEmbedding(embed_W), TimeLSTM(*lstm, stateful=True)], V, H, settings)
         self.lstm_layer = self.layers[1]
-        self._collect()
 
     def reset_state(self) -> None:
         self.lstm_layer.reset_state()
@@ -169,35 +250,39 @@ class BetterRnnlm(LanguageModel):
     TimeDropout -> TimeAffine(embed_W.T) -> TimeSoftmaxWithLoss.  Weight tying
     needs ``wordvec_size == hidden_size``; ``params`` holds ``embed_W`` and its
     transposed view, which ``remove_duplicate`` merges.
+
+    With ``head="adaptive"`` the last two are a TimeAdaptiveSoftmaxWithLoss whose
+    shortlist is tied to the embedding (its words' columns are their embedding
+    rows; ``params`` holds ``embed_W`` a second time for it), while the clusters'
+    columns of the head and the clusters' own weights are untied.
     """
 
     def __init__(self, vocab_size: int = 10000, wordvec_size: int = 650, hidden_size: int = 650,
-                 dropout_ratio: float = 0.5):
+                 dropout_ratio: float = 0.5, *, head: str = "full", cutoffs=None, div_value: float = 4.0,
+                 order=None):
         V, D, H = vocab_size, wordvec_size, hidden_size
         if D != H:
             raise ValueError(f"BetterRnnlm ties the output weight to the embedding: wordvec_size ({D}) "
                              f"must equal hidden_size ({H})")
-        embed_W = (np.random.randn(V, D) / 100).astype("f")
+        settings = head_settings(V, H, head, cutoffs, div_value, order)
+        embed_W = scaled_randn((V, D), 100)
         lstm1 = _lstm_params(D, H)
         lstm2 = _lstm_params(H, H)
-        affine_b = np.zeros(V, "f")
-
-        self.layers = [
+        body = [
             TimeEmbedding(embed_W),
             TimeDropout(dropout_ratio),
             TimeLSTM(*lstm1, stateful=True),
             TimeDropout(dropout_ratio),
             TimeLSTM(*lstm2, stateful=True),
             TimeDropout(dropout_ratio),
-            TimeAffine(embed_W.T, affine_b),  # weight tying
         ]
-        self.loss_layer = TimeSoftmaxWithLoss()
+        self.set_head(body, V, H, settings, tied=embed_W)
         self.lstm_layers = [self.layers[2], self.layers[4]]
         self.drop_layers = [self.layers[1], self.layers[3], self.layers[5]]
-        self._collect()
 
     def predict(self, xs: np.ndarray, train_flg: bool = False) -> np.ndarray:
-        """xs (N, T) word ids -> scores (N, T, V); dropout only when ``train_flg``."""
+        """xs (N, T) word ids -> scores (N, T, V) (log-probabilities with an adaptive
+        head); dropout only when ``train_flg``."""
         xs = self._check_batch(xs)
         for layer in self.drop_layers:
             layer.train_flg = train_flg

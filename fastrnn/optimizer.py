@@ -3,6 +3,11 @@
 Each update is one fused kernel pass a param (``kernels.optim``).  State
 arrays (velocities, squared-gradient sums, moments) are created on the first
 ``update`` call, one a param, in the params' order, as in the reference.
+
+Grads may be ``fastrnn.sparse.RowGrad`` (fastrnn's training step makes them
+for embeddings): SGD then updates those rows alone, with the bits of the dense
+update; the optimizers with state keep the dense semantics (every row's state
+decays each step) and update with the dense gradient.
 """
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from . import _validate as v
+from . import sparse
 from ._elementwise import fused_update, sgd_
 from .kernels import optim
 
@@ -19,7 +25,7 @@ def check_pairs(params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> No
     if len(params) != len(grads):
         raise ValueError(f"params and grads must have the same length, got {len(params)} and {len(grads)}")
     for i, (p, g) in enumerate(zip(params, grads)):
-        if not isinstance(p, np.ndarray) or not isinstance(g, np.ndarray):
+        if not isinstance(p, np.ndarray) or not isinstance(g, (np.ndarray, sparse.RowGrad)):
             raise TypeError(f"params[{i}] and grads[{i}] must be numpy arrays")
         if p.shape != g.shape:
             raise ValueError(f"grads[{i}] has shape {g.shape}, params[{i}] has {p.shape}")
@@ -28,13 +34,16 @@ def check_pairs(params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> No
 class SGD:
     """``param -= lr * grad``."""
 
+    row_grads = True
+    """``update`` takes ``fastrnn.sparse.RowGrad`` grads."""
+
     def __init__(self, lr: float = 0.01):
         self.lr = v.positive(lr, "lr")
 
     def update(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
         check_pairs(params, grads)
         for p, g in zip(params, grads):
-            sgd_(p, g, self.lr)
+            sparse.sgd(p, g, self.lr) if isinstance(g, sparse.RowGrad) else sgd_(p, g, self.lr)
 
 
 class _Fused:
@@ -45,12 +54,15 @@ class _Fused:
 
     KERNEL = None
     SLOTS = 1
+    row_grads = True
+    """``update`` takes ``fastrnn.sparse.RowGrad`` grads (and makes them dense)."""
 
     def _scalars(self) -> tuple:
         raise NotImplementedError
 
     def update(self, params, grads) -> None:
         check_pairs(params, grads)
+        grads = [g.densify() if isinstance(g, sparse.RowGrad) else g for g in grads]
         if getattr(self, "_state", None) is None or len(self._state[0]) != len(params):
             self._state = [[np.zeros_like(p) for p in params] for _ in range(self.SLOTS)]
         scalars = self._scalars()

@@ -6,7 +6,8 @@ with more than one process (``PMI_SIZE``, ``OMPI_COMM_WORLD_SIZE`` or
 ``pip install "fastrnn[mpi]"``).  Both offer the few collective operations
 data-parallel training needs, on rank 0's terms: ``allreduce_sum`` of a
 contiguous float buffer, ``bcast`` and ``gather`` of small Python objects,
-``abort`` (which ends every process of the job).
+``allgather`` of one to every process, ``abort`` (which ends every process of
+the job).
 """
 from __future__ import annotations
 
@@ -42,6 +43,9 @@ class Single:
     def gather(self, obj) -> list:
         return [obj]
 
+    def allgather(self, obj) -> list:
+        return [obj]
+
     def barrier(self) -> None:
         pass
 
@@ -69,6 +73,9 @@ class MPIWorld:
 
     def gather(self, obj) -> list | None:
         return self.comm.gather(obj, root=0)
+
+    def allgather(self, obj) -> list:
+        return self.comm.allgather(obj)
 
     def barrier(self) -> None:
         self.comm.Barrier()

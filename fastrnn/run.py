@@ -27,13 +27,17 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint, io, models, parallel
+from .layers.adaptive import frequency_order
 from .optimizer import SGD
+from .sparse import RowGrad
 from .trainer import Report, TrainingDiverged, train_step
 from .util import eval_perplexity
 
 MODELS = {"simple": "SimpleRnnlm", "rnnlm": "Rnnlm", "better": "BetterRnnlm"}
 EVAL_BATCH, EVAL_TIME = 10, 35
 """The reference's evaluation batch (eval_perplexity's defaults)."""
+COUNT_BLOCK = 1 << 24
+"""Words counted at a time for the word order of an adaptive head."""
 RELEASE_EVERY = 256
 """Iterations between releases of the corpus's mapped pages (resident memory stays
 bounded by the model and a few batches, whatever the corpus's size)."""
@@ -50,6 +54,14 @@ class Corpus:
     words: list
     name: str
     key: dict
+
+    def word_order(self) -> np.ndarray:
+        """Word ids from the most to the least frequent in the training data (ties:
+        the smaller id first), counted a block at a time."""
+        counts = np.zeros(len(self.words), np.int64)
+        for i in range(0, len(self.train), COUNT_BLOCK):
+            counts += np.bincount(self.train[i:i + COUNT_BLOCK], minlength=len(self.words))
+        return frequency_order(counts)
 
 
 class Interrupted(Exception):
@@ -79,7 +91,9 @@ class Run:
         np.random.seed(s["seed"])
         cls = getattr(models, MODELS[s["model"]])
         extra = [s["dropout"]] if s["model"] == "better" else []
-        self.model = cls(len(corpus.words), s["wordvec_size"], s["hidden_size"], *extra)
+        head = ({"head": "adaptive", "cutoffs": s["cutoffs"], "div_value": s["div_value"],
+                 "order": corpus.word_order()} if s["head"] == "adaptive" else {})
+        self.model = cls(len(corpus.words), s["wordvec_size"], s["hidden_size"], *extra, **head)
         if world.rank > 0:  # each process its own reproducible dropout masks
             for k, layer in enumerate(getattr(self.model, "drop_layers", [])):
                 layer.rng = np.random.default_rng(np.random.SeedSequence(s["seed"], spawn_key=(world.rank, k)))
@@ -122,33 +136,49 @@ class Run:
         self._check_finite()
         if self.world.rank == 0 and self.out is not None:
             io.save_params(self._path("params.npz"), params, MODELS[self.settings["model"]], self.corpus.words,
-                           self.settings)
+                           self.settings, self.model._file_entries())
 
     # -- one step -----------------------------------------------------------
 
-    def _reduce(self, grads, loss: float) -> float:
+    def _reduce(self, grads, loss: float) -> tuple:
         """The step's collective: grads (each process's scaled to its share of the
         batch by the backward pass) summed over the processes, with the loss and
-        the stop flag."""
+        the stop flag.  A ``RowGrad`` goes as the rows of every process's ids (a
+        process adds zeros at the rows it lacks, as it would with the whole
+        array), so the sum does not grow with the vocabulary."""
         if self.world.size == 1:
-            return loss
-        sizes = [g.size for g in grads]
-        if self._buffer is None:
-            self._buffer = np.empty(sum(sizes) + 2, grads[0].dtype)
-        buf = self._buffer
+            return grads, loss
+        mine = [g.rows for g in grads if isinstance(g, RowGrad)]
+        every = iter(zip(*self.world.allgather(mine))) if mine else iter(())  # one collective for all
+        shared = [np.unique(np.concatenate(next(every))) if isinstance(g, RowGrad) else None for g in grads]
+        parts = [g.values.shape[1] * rows.size if rows is not None else g.size for g, rows in zip(grads, shared)]
+        if self._buffer is None or self._buffer.size < sum(parts) + 2:
+            self._buffer = np.empty(sum(parts) + 2 + sum(p for p, r in zip(parts, shared) if r is not None),
+                                    grads[0].dtype)  # room for the row sets to double before it grows
+        buf = self._buffer[:sum(parts) + 2]
         offset = 0
-        for g, n in zip(grads, sizes):
-            buf[offset:offset + n] = g.reshape(-1)
+        for g, rows, n in zip(grads, shared, parts):
+            segment = buf[offset:offset + n]
+            if rows is None:
+                segment[...] = g.reshape(-1)
+            else:
+                segment[...] = 0
+                segment.reshape(rows.size, -1)[np.searchsorted(rows, g.rows)] = g.values
             offset += n
         buf[-2], buf[-1] = loss, float(self._signal > 0)
         self.world.allreduce_sum(buf)
-        offset = 0
-        for g, n in zip(grads, sizes):
-            g.reshape(-1)[...] = buf[offset:offset + n]
+        offset, out = 0, []
+        for g, rows, n in zip(grads, shared, parts):
+            segment = buf[offset:offset + n]
+            if rows is None:
+                g[...] = segment.reshape(g.shape)  # g may be a strided view: reshape(-1) would copy it
+                out.append(g)
+            else:
+                out.append(RowGrad(rows, segment.reshape(rows.size, -1), g.dense))
             offset += n
         if buf[-1] > 0:
             self._stop = self._signal or signal.SIGTERM
-        return float(buf[-2])
+        return out, float(buf[-2])
 
     def _batch(self):
         s = self.settings
@@ -193,7 +223,7 @@ class Run:
             return
         states = {key: np.concatenate([g[0][key] for g in gathered]) for key in gathered[0][0]}
         key, keys, pos, has_gauss, gauss = np.random.get_state()
-        arrays = {**states, "np_random_keys": keys}
+        arrays = {**states, "np_random_keys": keys, **self.model._file_entries()}
         if self.best is not None:
             arrays.update({f"best_{i}": b for i, b in enumerate(self.best)})
         run = {"settings": self.settings, "corpus": self.corpus.key, "processes": self.world.size,
@@ -210,6 +240,11 @@ class Run:
     def restore(self, ck: checkpoint.Checkpoint) -> None:
         """Take up the run where checkpoint ``ck`` left it."""
         run = ck.run
+        for key, value in self.model._file_entries().items():
+            held = ck.arrays.get(key)
+            if held is None or held.shape != value.shape or not np.array_equal(held, value):
+                raise io.ParamsError(f"the checkpoint's {key.replace('_', ' ')} is not this run's (the training "
+                                     "data changed since the run started)")
         io.assign("the checkpoint", self.model.params, ck.params)
         p = run["position"]
         self.epoch, self.iteration, self.time_idx, self.done = p["epoch"], p["iteration"], p["time_idx"], p["done"]

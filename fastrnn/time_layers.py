@@ -9,6 +9,7 @@ and the classes of ``common.layers`` (``fastrnn.layers``) included.
 from .functions import sigmoid
 from .layers import *  # noqa: F401,F403  (the reference's star import of common.layers)
 from .layers import __all__ as _layers
+from .layers.adaptive import TimeAdaptiveSoftmaxWithLoss
 from .layers.affine import TimeAffine
 from .layers.bilstm import TimeBiLSTM
 from .layers.dropout import TimeDropout
@@ -21,5 +22,6 @@ from .layers.sigmoid_loss import TimeSigmoidWithLoss
 from .layers.simple_time import Simple_TimeAffine, Simple_TimeSoftmaxWithLoss
 
 __all__ = [*_layers, "sigmoid", "RNN", "TimeRNN", "LSTM", "TimeLSTM", "GRU", "TimeGRU", "TimeBiLSTM",
-           "TimeDropout", "TimeEmbedding", "TimeAffine", "TimeSoftmaxWithLoss", "TimeSigmoidWithLoss",
+           "TimeDropout", "TimeEmbedding", "TimeAffine", "TimeSoftmaxWithLoss", "TimeAdaptiveSoftmaxWithLoss",
+           "TimeSigmoidWithLoss",
            "Simple_TimeAffine", "Simple_TimeSoftmaxWithLoss"]

@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from . import _validate as v
+from . import sparse
 from .util import clip_grads
 
 
@@ -38,7 +39,9 @@ def remove_duplicate(params: Sequence[np.ndarray], grads: Sequence[np.ndarray]):
     """Merge params that are one array (or one the transpose of another, as in weight
     tying), adding the grad of the dropped one (transposed) to the kept one in place.
 
-    Returns new lists; the kept arrays are the originals.
+    Returns new lists; the kept arrays are the originals.  Grads may be
+    ``fastrnn.sparse.RowGrad``: two of one param merge into one, and one tied to a
+    dense grad is made dense first.
     """
     params, grads = list(params), list(grads)
     i = 0
@@ -46,9 +49,9 @@ def remove_duplicate(params: Sequence[np.ndarray], grads: Sequence[np.ndarray]):
         j = i + 1
         while j < len(params):
             if params[j] is params[i]:
-                grads[i] += grads[j]
+                grads[i] = sparse.merge(grads[i], grads[j])
             elif _is_transpose(params[i], params[j]):
-                grads[i] += grads[j].T
+                grads[i] = sparse.merge(grads[i], sparse.densify(grads[j]).T)
             else:
                 j += 1
                 continue
@@ -61,19 +64,26 @@ def train_step(model, optimizer, batch_x, batch_t, max_grad: float | None, itera
                reduce: Callable | None = None, share: float = 1.0) -> float:
     """One update: forward, backward, tied grads merged, clipping, the optimizer.
 
-    ``reduce(grads, loss) -> loss``, when given, combines the grads (in place) and
-    the loss of data-parallel replicas after the backward pass, which scales
-    them by this replica's ``share`` of the batch.  Raises
+    A fastrnn language model stepped by a fastrnn optimizer gives its embedding
+    gradients as rows (``LanguageModel.sparse_backward``; ``fastrnn.sparse``), the
+    same bits at a cost that does not grow with the vocabulary; its ``grads``
+    then do not hold them.  ``reduce(grads, loss) -> (grads, loss)``, when given,
+    combines the grads and the loss of data-parallel replicas after the backward
+    pass, which scales them by this replica's ``share`` of the batch.  Raises
     ``TrainingDiverged`` (before any param changes) when the loss or the
     gradient norm is not finite.  Returns the loss.
     """
     loss = model.forward(batch_x, batch_t)
-    model.backward(share) if share != 1.0 else model.backward()
+    if getattr(optimizer, "row_grads", False) and hasattr(model, "sparse_backward"):
+        grads = model.sparse_backward(share)
+    else:
+        model.backward(share) if share != 1.0 else model.backward()
+        grads = model.grads
     if reduce is not None:
-        loss = reduce(model.grads, loss * share)
+        grads, loss = reduce(grads, loss * share)
     if not math.isfinite(loss):
         raise TrainingDiverged(iteration, f"the loss is {loss}")
-    params, grads = remove_duplicate(model.params, model.grads)
+    params, grads = remove_duplicate(model.params, grads)
     if max_grad is not None:
         norm = clip_grads(grads, max_grad)
         if not math.isfinite(norm):

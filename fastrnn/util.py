@@ -10,6 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from . import _validate as v
+from . import sparse
 from ._elementwise import scale_, sum_of_squares
 
 
@@ -17,13 +18,15 @@ def clip_grads(grads: Sequence[np.ndarray], max_norm: float) -> float:
     """Scale every grad in place by ``max_norm / (norm + 1e-6)`` when the global L2
     norm of all grads exceeds ``max_norm``; returns that norm (before clipping).
     Grads whose norm is not finite (a NaN or infinite grad) are left as they
-    are, not zeroed as the reference's would be: the norm returned says so."""
+    are, not zeroed as the reference's would be: the norm returned says so.
+    A grad may be a ``fastrnn.sparse.RowGrad`` (fastrnn's training step)."""
     max_norm = v.positive(max_norm, "max_norm")
-    norm = math.sqrt(sum(sum_of_squares(g) for g in grads))
+    norm = math.sqrt(sum(sparse.sum_of_squares(g) if isinstance(g, sparse.RowGrad) else sum_of_squares(g)
+                         for g in grads))
     rate = max_norm / (norm + 1e-6)
     if math.isfinite(norm) and rate < 1:
         for g in grads:
-            scale_(g, rate)
+            sparse.scale(g, rate) if isinstance(g, sparse.RowGrad) else scale_(g, rate)
     return norm
 
 

@@ -1,4 +1,5 @@
-"""Embedding gather and its race-free scatter-add gradient."""
+"""Embedding gather and its race-free scatter-add gradient, dense (V, D) or
+row-sparse (the rows of the ids alone)."""
 import numpy as np
 from numba import njit, prange
 
@@ -53,3 +54,32 @@ def embedding_scatter_add(dout, ids, dW, bounds):
                 if i % ID_PARTITIONS == p and pending[i] == g:
                     dW[i, :] += scratch[i, :]
                     pending[i] = -1
+
+
+@njit(**PJIT)
+def embedding_row_sums(dout, occ, starts, bounds, values):
+    """values[u] = the row of dW that ``embedding_scatter_add`` makes for the u-th
+    distinct id, bit for bit, without a (V, D) array: occ[starts[u]:starts[u+1]]
+    are the rows r of dout (R, D) holding that id, in increasing order; each
+    group's (``bounds``) sum is made in order of occurrence, and the groups'
+    sums are added to zero in group order."""
+    U, D = values.shape
+    G = bounds.size - 1
+    chunks = min(U, 64)
+    for c in prange(chunks):
+        scratch = np.empty(D, values.dtype)
+        for u in range(c * U // chunks, (c + 1) * U // chunks):
+            v = values[u]
+            v[:] = 0
+            k, end = starts[u], starts[u + 1]
+            while k < end and occ[k] < bounds[1]:
+                v += dout[occ[k]]
+                k += 1
+            for g in range(1, G):
+                if k < end and occ[k] < bounds[g + 1]:
+                    scratch[:] = dout[occ[k]]
+                    k += 1
+                    while k < end and occ[k] < bounds[g + 1]:
+                        scratch += dout[occ[k]]
+                        k += 1
+                    v += scratch

@@ -13,7 +13,7 @@ AVX-512 machines (LLVM splits a vector wider than the registers).
 
 Operations: ``vsplat(x, w)`` (w copies of x); ``vload(a, i, w)`` (elements i:i+w
 of a contiguous 1-D array; the caller keeps i+w within it); ``vadd``;
-``vfma(a, b, c)`` = a*b+c rounded once; ``vmax``; ``vsum(v)``, ``vmaxall(v)``
+``vfma(a, b, c)`` = a*b+c rounded once (``fma`` the same on scalars); ``vmax``; ``vsum(v)``, ``vmaxall(v)``
 (lanes combined in a fixed tree).
 """
 from llvmlite import ir
@@ -92,18 +92,26 @@ def _binary(op):
 vadd = _binary("fadd")
 
 
+def _fma(name: str):
+    """Code calling the LLVM intrinsic ``name`` (a fused multiply-add) on the three arguments."""
+    def codegen(context, builder, signature, args):
+        ty = args[0].type
+        return builder.call(cgutils.get_or_insert_function(builder.module, ir.FunctionType(ty, [ty] * 3), name), args)
+    return codegen
+
+
 @intrinsic
 def vfma(typingctx, a, b, c):
     if not (isinstance(a, Vec) and a == b == c):
         raise TypingError("vfma needs three vectors of one type")
+    return a(a, b, c), _fma(f"llvm.fma.v{a.width}f{32 if a.dtype == types.float32 else 64}")
 
-    def codegen(context, builder, signature, args):
-        ty = args[0].type
-        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ty, [ty] * 3),
-                                             f"llvm.fma.v{a.width}f{32 if a.dtype == types.float32 else 64}")
-        return builder.call(fma, args)
 
-    return a(a, b, c), codegen
+@intrinsic
+def fma(typingctx, a, b, c):
+    if not (isinstance(a, types.Float) and a == b == c):
+        raise TypingError("fma needs three floats of one type")
+    return a(a, b, c), _fma(f"llvm.fma.f{32 if a == types.float32 else 64}")
 
 
 @intrinsic

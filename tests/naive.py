@@ -178,9 +178,10 @@ def gru_backward(xs, Wx, Wh, b, h0, dhs):
     return dxs, dWx, dWh, db, dh
 
 
-def language_model_loss(embed_W, cells, affine_W, affine_b, xs, ts, states=None, masks=None):
+def language_model_loss(embed_W, cells, affine_W, affine_b, xs, ts, states=None, masks=None, head=None):
     """Mean cross-entropy of a language model (float64): embedding, then each
-    cell ``("rnn" | "lstm", Wx, Wh, b)`` in turn, then the affine map.
+    cell ``("rnn" | "lstm", Wx, Wh, b)`` in turn, then the affine map (or
+    ``head(hs (N*T, H), ts)``, an output layer's loss, when given).
 
     ``states`` gives each cell's initial state (h0, or (h0, c0) for an LSTM;
     zeros when None).  ``masks`` (len(cells) + 1 arrays, or None) are inverted-
@@ -206,5 +207,71 @@ def language_model_loss(embed_W, cells, affine_W, affine_b, xs, ts, states=None,
             last.append((hs[:, -1], cs[:, -1]))
     if masks[-1] is not None:
         hs = hs * masks[-1]
+    if head is not None:
+        return head(hs.reshape(-1, hs.shape[-1]), ts), last
     scores = hs @ np.asarray(affine_W, np.float64) + np.asarray(affine_b, np.float64)
     return softmax_cross_entropy(scores, ts)[0], last
+
+
+def log_softmax(S):
+    S = S - S.max(axis=1, keepdims=True)
+    return S - np.log(np.exp(S).sum(axis=1, keepdims=True))
+
+
+def adaptive_log_prob(x, W, b, tails, cutoffs, order=None):
+    """log p (R, V) of every word, in id order, of an adaptive softmax (float64).
+
+    Ranks k (``order[k]`` the word of rank k; None: ids are ranks) below
+    cutoffs[0] are the head's columns k; ranks in [cutoffs[i], cutoffs[i+1])
+    (the last up to V) are cluster i's: the head's column cutoffs[0] + i plus the
+    log softmax of ``(x @ P_i) @ W_i`` at k - cutoffs[i]."""
+    x = np.asarray(x, np.float64)
+    c0, V = cutoffs[0], cutoffs[-1] + tails[-1][1].shape[1]
+    bounds = list(cutoffs) + [V]
+    head = log_softmax(x @ np.asarray(W, np.float64) + np.asarray(b, np.float64))
+    by_rank = np.empty((x.shape[0], V))
+    by_rank[:, :c0] = head[:, :c0]
+    for i, (P, Wt) in enumerate(tails):
+        tail = log_softmax(x @ np.asarray(P, np.float64) @ np.asarray(Wt, np.float64))
+        by_rank[:, bounds[i]:bounds[i + 1]] = head[:, [c0 + i]] + tail
+    out = np.empty_like(by_rank)
+    out[:, np.arange(V) if order is None else order] = by_rank
+    return out
+
+
+def adaptive_loss(x, W, b, tails, cutoffs, ts, order=None, ignore=-1):
+    """(loss, dx, dW, db, [(dP_i, dW_i), ...]) of the mean of -log p(t) over the
+    labels t of ts (R,) other than ``ignore``, by the chain rule through each part:
+    the head's softmax for every row, cluster i's for the rows whose label is in it."""
+    x, W, b = (np.asarray(a, np.float64) for a in (x, W, b))
+    tails = [(np.asarray(P, np.float64), np.asarray(Wt, np.float64)) for P, Wt in tails]
+    c0, V = cutoffs[0], cutoffs[-1] + tails[-1][1].shape[1]
+    rank_of = np.empty(V, int)
+    rank_of[np.arange(V) if order is None else order] = np.arange(V)
+    ts = np.ravel(ts)
+    keep = ts != ignore
+    count = keep.sum()
+    loss = -adaptive_log_prob(x, W, b, tails, cutoffs, order)[np.flatnonzero(keep), ts[keep]].sum()
+    dS = np.exp(log_softmax(x @ W + b))
+    dx, dtails = np.zeros_like(x), []
+    for r in range(x.shape[0]):
+        if not keep[r]:
+            dS[r] = 0
+            continue
+        k = rank_of[ts[r]]
+        cluster = np.searchsorted(cutoffs, k, side="right") - 1
+        dS[r, k if cluster < 0 else c0 + cluster] -= 1
+    for i, (P, Wt) in enumerate(tails):
+        rows = [r for r in range(x.shape[0]) if keep[r]
+                and np.searchsorted(cutoffs, rank_of[ts[r]], side="right") - 1 == i]
+        p = x[rows] @ P
+        ds = np.exp(log_softmax(p @ Wt))
+        for j, r in enumerate(rows):
+            ds[j, rank_of[ts[r]] - cutoffs[i]] -= 1
+        ds /= max(count, 1)
+        dp = ds @ Wt.T
+        dx[rows] += dp @ P.T
+        dtails.append((x[rows].T @ dp, p.T @ ds))
+    dS /= max(count, 1)
+    dx += dS @ W.T
+    return (loss / count if count else 0.0), dx, x.T @ dS, dS.sum(axis=0), dtails

@@ -87,3 +87,20 @@ def test_reference_pickle_evaluates_and_generates(tmp_path):
     assert "test perplexity:" in out and "(rnnlm," in out
     text = fastrnn("generate", tmp_path / "Rnnlm.pkl", "--start", "the", "--length", 5).stdout
     assert text.split()[0] == "the"
+
+
+def test_adaptive_head_trains_evaluates_and_generates(tmp_path):
+    """An adaptive head on a small vocabulary of the Markov corpus (13 words: a
+    shortlist of 4, clusters of 4 and 5) learns it, and its params evaluate to the
+    same perplexity and generate text."""
+    files = markov_files(tmp_path)
+    out = tmp_path / "run"
+    run = fastrnn("train", *text_args(files, tmp_path / "cache"), *SMALL, "--epochs", 4, "--head", "adaptive",
+                  "--cutoffs", "4,8", "--div-value", "2", "--out", out)
+    assert "adaptive softmax (cutoffs 4,8, div value 2)" in run.stdout
+    test = value("test perplexity", run.stdout)
+    assert test < 2.3  # the best possible is 2.0; a model that learned nothing scores 13
+    evaluated = fastrnn("eval", out / "params.npz", "--no-progress")
+    assert value("test perplexity", evaluated.stdout) == test
+    text = fastrnn("generate", out / "params.npz", "--start", "w1", "--length", 30).stdout
+    assert text.startswith("w1 ") and len(text.split()) >= 25

@@ -77,6 +77,18 @@ def test_bad_validation_file_names_its_option(files):
     (("--lr", "-3"), "argument --lr: expected a number > 0, got -3"),
     (("--epochs", "two"), "argument --epochs: expected an integer, got 'two'"),
     (("--resume", "{missing}"), "--resume {missing}: no such directory"),
+    (("--head", "adaptive", "--cutoffs", "10,5"), "argument --cutoffs: expected increasing cutoffs, got 10,5"),
+    (("--head", "adaptive", "--cutoffs", "0,5"), "argument --cutoffs: expected cutoffs >= 1, got 0,5"),
+    (("--head", "adaptive", "--cutoffs", "5,x"), "argument --cutoffs: expected increasing integers separated by "
+                                                 "commas, got '5,x'"),
+    (("--head", "adaptive", "--cutoffs", "2000,10000"), "--cutoffs 2000,10000: every cutoff must be below the "
+                                                        "vocabulary's 10,000 words"),
+    (("--head", "adaptive", "--train-file", "{train}", "--cutoffs", "5,14"), "--cutoffs 5,14: every cutoff must "
+                                                                             "be below the vocabulary's 14 words"),
+    (("--head", "adaptive", "--div-value", "1"), "argument --div-value: expected a number > 1, got 1"),
+    (("--cutoffs", "5"), "--cutoffs and --div-value apply to --head adaptive only"),
+    (("--div-value", "3"), "--cutoffs and --div-value apply to --head adaptive only"),
+    (("--head", "hierarchical"), "argument --head: invalid choice: 'hierarchical'"),
     (("--resume", "{cache}"), "no checkpoint.npz there"),
 ])
 def test_bad_training_options(files, args, expected):

@@ -60,12 +60,15 @@ def test_embedding_in_two_groups_equals_two_halves(rng):
 
 
 @pytest.mark.parametrize("cls", [SimpleRnnlm, Rnnlm, BetterRnnlm])
-def test_model_in_two_groups_equals_two_processes(rng, cls):
+@pytest.mark.parametrize("head", [{}, dict(head="adaptive", cutoffs=[30, 100], div_value=2)])
+def test_model_in_two_groups_equals_two_processes(rng, cls, head):
     N, T, V = 20, 9, 300
+    order = rng.permutation(V) if head else None
 
     def build():
         np.random.seed(4)
-        return cls(V, 16, 16, *([0.0] if cls is BetterRnnlm else []))  # no dropout: masks differ between processes
+        return cls(V, 16, 16, *([0.0] if cls is BetterRnnlm else []),  # no dropout: masks differ between processes
+                   **head, **({"order": order} if head else {}))
 
     model = build()
     assert model.groups == 2

@@ -30,6 +30,33 @@ def masks_of(model):
     return [layer.mask for layer in model.drop_layers] if isinstance(model, BetterRnnlm) else None
 
 
+def assert_grads_match(model, loss, oracle, p64):
+    """The loss and the merged grads of the model's last backward against the oracle's
+    loss and its central differences in each kept param (p64, float64 copies)."""
+    params, grads = remove_duplicate(model.params, model.grads)
+    assert loss == pytest.approx(oracle(), rel=1e-5)
+    kept = [i for i, p in enumerate(model.params) if any(p is q for q in params)
+            and not any(p is q for q in model.params[:i])]
+    assert len(kept) == len(params)
+    for i, got in zip(kept, grads):
+        want = naive.numerical_grad(oracle, p64[i])
+        assert naive.rel_err(got, want) <= TOL[np.float32], f"grad of param {i}"
+
+
+def two_calls(rng, model, xs0, ts0, xs, ts) -> tuple:
+    """Non-zero biases (no gradient trivially small), then two stateful training calls
+    and the second's backward: (loss, masks of the first call, of the second)."""
+    for p in model.params:
+        if p.ndim == 1:
+            p[...] = rng.standard_normal(p.shape) * 0.3
+    model.forward(xs0, ts0)
+    masks0 = masks_of(model)
+    loss = model.forward(xs, ts)
+    masks = masks_of(model)
+    model.backward()
+    return loss, masks0, masks
+
+
 def batches(rng):
     xs0, ts0 = rng.integers(0, V, (N, T)), rng.integers(0, V, (N, T))
     xs, ts = rng.integers(0, V, (N, T)), rng.integers(0, V, (N, T))
@@ -42,17 +69,8 @@ def batches(rng):
 def test_model_backward_matches_finite_differences(rng, cls):
     np.random.seed(5)
     model = cls(V, D, H)
-    for p in model.params:  # non-zero biases, so that no gradient is trivially small
-        if p.ndim == 1:
-            p[...] = rng.standard_normal(p.shape) * 0.3
     xs0, ts0, xs, ts = batches(rng)
-
-    model.forward(xs0, ts0)
-    masks0 = masks_of(model)
-    loss = model.forward(xs, ts)
-    masks = masks_of(model)
-    model.backward()
-    params, grads = remove_duplicate(model.params, model.grads)
+    loss, masks0, masks = two_calls(rng, model, xs0, ts0, xs, ts)
 
     p64 = [p.astype(np.float64) for p in model.params]
     if isinstance(model, BetterRnnlm):
@@ -66,12 +84,7 @@ def test_model_backward_matches_finite_differences(rng, cls):
         cells, W, b = cells_of(model, p64)
         return naive.language_model_loss(p64[0], cells, W, b, xs, ts, states=states, masks=masks)[0]
 
-    assert loss == pytest.approx(oracle(), rel=1e-5)
-    kept = [i for i, p in enumerate(model.params) if any(p is q for q in params)]
-    assert len(kept) == len(params)
-    for i, got in zip(kept, grads):
-        want = naive.numerical_grad(oracle, p64[i])
-        assert naive.rel_err(got, want) <= TOL[np.float32], f"grad of param {i}"
+    assert_grads_match(model, loss, oracle, p64)
 
 
 def test_backward_scales_by_dout(rng):
@@ -86,3 +99,43 @@ def test_backward_scales_by_dout(rng):
     model.backward(2.5)
     for g, g1 in zip(model.grads, once):
         assert naive.rel_err(g, 2.5 * g1.astype(np.float64)) <= TOL[np.float32]
+
+
+@pytest.mark.parametrize("cls", [SimpleRnnlm, Rnnlm, BetterRnnlm])
+def test_adaptive_head_models_match_finite_differences(rng, cls):
+    """The same with an adaptive head (words in a shuffled frequency order; BetterRnnlm
+    ties the shortlist to the embedding): every param's gradient against
+    central differences of the oracle's loss, ``naive.adaptive_loss``."""
+    Va, cutoffs = 23, [4, 12]
+    np.random.seed(7)
+    order = rng.permutation(Va)
+    model = cls(Va, D, H, head="adaptive", cutoffs=cutoffs, div_value=2, order=order)
+    xs0, ts0 = rng.integers(0, Va, (N, T)), rng.integers(0, Va, (N, T))
+    xs, ts = rng.integers(0, Va, (N, T)), order[rng.integers(0, Va, (N, T)) % Va]
+    ts[0, :3] = order[Va - 1]  # the last cluster's last word
+    ts[1, 2] = -1
+    loss, masks0, masks = two_calls(rng, model, xs0, ts0, xs, ts)
+
+    p64 = [p.astype(np.float64) for p in model.params]
+    better = isinstance(model, BetterRnnlm)
+    if better:
+        p64[7] = p64[0]  # one array: the shortlist's columns are its rows
+    k = 7 if better else 4
+    cells = ([("lstm", *p64[1:4]), ("lstm", *p64[4:7])] if better
+             else [("rnn" if cls is SimpleRnnlm else "lstm", *p64[1:4])])
+
+    def head(hs, labels):
+        if better:
+            W = np.hstack([p64[0][order[:cutoffs[0]]].T, p64[k + 1]])
+            b, rest = p64[k + 2], p64[k + 3:]
+        else:
+            W, b, rest = p64[k], p64[k + 1], p64[k + 2:]
+        tails = [(rest[i], rest[i + 1]) for i in range(0, len(rest), 2)]
+        return naive.adaptive_loss(hs, W, b, tails, cutoffs, labels, order)[0]
+
+    _, states = naive.language_model_loss(p64[0], cells, None, None, xs0, ts0, masks=masks0, head=head)
+
+    def oracle():
+        return naive.language_model_loss(p64[0], cells, None, None, xs, ts, states=states, masks=masks, head=head)[0]
+
+    assert_grads_match(model, loss, oracle, p64)

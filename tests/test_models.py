@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 import naive
-from fastrnn import BetterRnnlm, Rnnlm
+from fastrnn import BetterRnnlm, Rnnlm, SimpleRnnlm
 from fastrnn.datasets import ptb
+from fastrnn.io import ParamsError
+from fastrnn.models import scaled_randn
 from fastrnn.trainer import remove_duplicate
 from fastrnn.util import eval_perplexity
 
@@ -69,6 +71,13 @@ def test_better_rnnlm_ties_weights_and_drops_out_only_in_training(rng):
         BetterRnnlm(V, 6, 8)
 
 
+def test_chunked_initialisation_draws_the_reference_values():
+    np.random.seed(9)
+    want = (np.random.randn(3000, 700) / 100).astype("f")
+    np.random.seed(9)
+    np.testing.assert_array_equal(scaled_randn((3000, 700), 100), want)
+
+
 def test_better_rnnlm_params_roundtrip(tmp_path):
     np.random.seed(2)
     a, b = BetterRnnlm(20, 4, 4), BetterRnnlm(20, 4, 4)
@@ -77,6 +86,54 @@ def test_better_rnnlm_params_roundtrip(tmp_path):
     for p, q in zip(a.params, b.params):
         np.testing.assert_array_equal(p, q)
     assert b.params[-2].base is b.params[0]
+
+
+@pytest.mark.parametrize("cls", [SimpleRnnlm, Rnnlm, BetterRnnlm])
+def test_adaptive_models_predict_log_probabilities(rng, cls):
+    np.random.seed(1)
+    V = 300
+    model = cls(V, 16, 16, head="adaptive", cutoffs=[20, 90], order=rng.permutation(V))
+    assert model.adaptive and model.loss_layer.vocab_size == V
+    lp = model.predict(rng.integers(0, V, (3, 4)))
+    assert lp.shape == (3, 4, V)
+    np.testing.assert_allclose(np.exp(lp.astype(np.float64)).sum(axis=-1), 1, rtol=1e-5)
+
+
+def test_adaptive_params_roundtrip_and_need_the_same_word_order(rng, tmp_path):
+    np.random.seed(2)
+    order = rng.permutation(40)
+    a, b = BetterRnnlm(40, 4, 4, head="adaptive", cutoffs=[5, 20], order=order), \
+        BetterRnnlm(40, 4, 4, head="adaptive", cutoffs=[5, 20], order=order)
+    a.save_params(tmp_path / "m.npz")
+    b.load_params(tmp_path / "m.npz")
+    for p, q in zip(a.params, b.params):
+        np.testing.assert_array_equal(p, q)
+    assert b.params[7] is b.params[0]
+    other = BetterRnnlm(40, 4, 4, head="adaptive", cutoffs=[5, 20], order=np.roll(order, 1))
+    with pytest.raises(ParamsError, match="not saved by a model with this head order"):
+        other.load_params(tmp_path / "m.npz")
+    with pytest.raises(ParamsError, match="it holds no head"):
+        b.load_params(_saved(BetterRnnlm(40, 4, 4), tmp_path / "full.npz"))
+
+
+def _saved(model, path):
+    model.save_params(path)
+    return path
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    (dict(head="softmax"), ValueError, "head must be one of 'full', 'adaptive'"),
+    (dict(head="full", cutoffs=[5]), ValueError, "apply to head='adaptive' only"),
+    (dict(head="adaptive", cutoffs=[5, 3]), ValueError, "cutoffs must be increasing"),
+    (dict(head="adaptive", cutoffs=[5, 40]), ValueError, r"cutoffs must lie in \[1, 40\)"),
+    (dict(head="adaptive", div_value=1), ValueError, "div_value must be > 1"),
+    (dict(head="adaptive", div_value="x"), TypeError, "div_value must be a number"),
+    (dict(head="adaptive", order=np.arange(40)[::-1] % 39), ValueError, "permutation"),
+])
+def test_bad_head_settings_name_the_argument(kwargs, error, match):
+    for cls in (SimpleRnnlm, Rnnlm, BetterRnnlm):
+        with pytest.raises(error, match=match):
+            cls(40, 4, 4, **kwargs)
 
 
 def reference_pickle(path, arrays):

@@ -46,6 +46,23 @@ def test_two_processes_equal_one(tmp_path):
 
 
 @needs_mpi
+@pytest.mark.parametrize("model", ["rnnlm", "better"])
+def test_two_processes_equal_one_with_an_adaptive_head(tmp_path, model):
+    """--head adaptive: the embedding's rows go through the allreduce as the union of
+    both processes' rows; better (no dropout: its masks differ between processes)
+    ties the shortlist to the embedding, whose head gradient is rows too."""
+    args = ("train", "--model", model, "--head", "adaptive", "--cutoffs", "500,3000", "--batch-size", 20, "--epochs",
+            1, "--max-iters", 50, "--seed", 1, "--no-progress", "--eval-interval", 25,
+            *(["--dropout", 0, "--wordvec-size", 64, "--hidden-size", 64] if model == "better" else []))
+    fastrnn(*args, "--out", tmp_path / "one")
+    two = mpiexec(2, FASTRNN, *args, "--out", tmp_path / "two")
+    assert two.returncode == 0, two.stderr
+    for x, y in zip(read_params(tmp_path / "one" / "params.npz").arrays,
+                    read_params(tmp_path / "two" / "params.npz").arrays):
+        np.testing.assert_array_equal(x, y)
+
+
+@needs_mpi
 def test_resume_under_mpi_and_own_text(tmp_path):
     files = markov_files(tmp_path, sizes=(6_000, 600, 600))
     args = ("train", *text_args(files, tmp_path / "cache"), *SMALL, "--epochs", 2, "--checkpoint-every", 7)

@@ -121,3 +121,20 @@ def test_an_exploding_learning_rate_stops_at_once_and_leaves_finite_params(tmp_p
     assert run.returncode == 1
     assert "diverged at iteration 1: an update made a param infinite or NaN" in run.stderr
     assert not (tmp_path / "b" / checkpoint.NAME).exists() and not (tmp_path / "b" / "params.npz").exists()
+
+
+def test_adaptive_head_killed_and_resumed_is_bit_identical(tmp_path, corpus):
+    """--head adaptive --model better (a shortlist tied to the embedding, row-sparse
+    embedding gradients): kill -9 after a checkpoint, --resume, same params."""
+    files, cache = corpus
+    args = (*text_args(files, cache), *SMALL, *EPOCHS, "--model", "better", "--wordvec-size", 32, "--head", "adaptive",
+            "--cutoffs", "3,7")
+    fastrnn("train", *args, "--out", tmp_path / "whole")
+    out = tmp_path / "killed"
+    proc = start(args, out)
+    wait_for_checkpoint(proc, out)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    fastrnn("train", "--resume", out)
+    for a, b in zip(params_of(tmp_path / "whole"), params_of(out)):
+        np.testing.assert_array_equal(a, b)

@@ -7,6 +7,17 @@ from .. import _validate as v
 from ..kernels.softmax import softmax_cross_entropy
 
 
+def check_labels(ts, N: int, T: int, V: int, ignore_label) -> tuple:
+    """Checked labels ts (N, T) of word ids, or one-hot rows (N, T, V): (ids (N*T,)
+    int64, the ignore label, the count of the others)."""
+    if isinstance(ts, np.ndarray) and ts.ndim == 3:
+        v.check_shape(ts.shape, (N, T, V), "ts (one-hot)")
+        ts = ts.argmax(axis=2)
+    ignore = int(ignore_label)
+    ts = v.id_array(ts, "ts", (N, T), V, ignore=ignore).reshape(-1)
+    return ts, ignore, int(np.count_nonzero(ts != ignore))
+
+
 class TimeSoftmaxWithLoss:
     """``forward(xs (N, T, V), ts) -> loss``: mean cross-entropy of softmax(xs).
 
@@ -28,12 +39,7 @@ class TimeSoftmaxWithLoss:
 
     def _labels(self, ts, N: int, T: int, V: int) -> tuple:
         """Checked labels: (ids (N*T,) int64, the ignore label, count of the others)."""
-        if isinstance(ts, np.ndarray) and ts.ndim == 3:
-            v.check_shape(ts.shape, (N, T, V), "ts (one-hot)")
-            ts = ts.argmax(axis=2)
-        ignore = int(self.ignore_label)
-        ts = v.id_array(ts, "ts", (N, T), V, ignore=ignore).reshape(-1)
-        return ts, ignore, int(np.count_nonzero(ts != ignore))
+        return check_labels(ts, N, T, V, self.ignore_label)
 
     def forward(self, xs: np.ndarray, ts: np.ndarray) -> float:
         if not isinstance(xs, np.ndarray) or xs.dtype not in v.FLOAT_DTYPES:
