@@ -14,20 +14,23 @@ import os
 import statistics
 import time
 
-from .cases import CASES, flops
+from .cases import CASES, IDS, flops
 from .machine import cpu
 from .worker import worker
 
 
-def measure(case: str, contenders: list, threads: int, blocks: int, calls: int, pause: float) -> dict:
-    """Median seconds per call of each contender, timed in alternating blocks."""
+def measure(case: str, contenders: list, threads: int, blocks: int, calls: int, pause: float,
+            ids: str = "uniform") -> tuple:
+    """(median seconds per call, peak resident MB) of each contender, timed in
+    alternating blocks."""
     ctx = mp.get_context("spawn")
     workers = {}
     for name in contenders:
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=worker, args=(child, name, case, threads), daemon=True)
+        proc = ctx.Process(target=worker, args=(child, name, case, threads, ids), daemon=True)
         proc.start()
         workers[name] = (parent, proc)
+    peaks = {}
     try:
         for parent, _ in workers.values():
             parent.recv()
@@ -37,10 +40,11 @@ def measure(case: str, contenders: list, threads: int, blocks: int, calls: int, 
                 time.sleep(pause)
                 parent.send(calls)
                 times[name] += parent.recv()
-        return {name: statistics.median(t) if t else None for name, t in times.items()}
+        return {name: statistics.median(t) if t else None for name, t in times.items()}, peaks
     finally:
-        for parent, proc in workers.values():
+        for name, (parent, proc) in workers.items():
             parent.send(None)
+            peaks[name] = parent.recv() if parent.poll(10) else None
             proc.join(timeout=10)
 
 
@@ -48,7 +52,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fastrnn.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="+", choices=sorted(CASES),
-                        default=[c for c in CASES if c != "large_product"])
+                        default=[c for c in CASES if c not in ("large_product", "adaptive_250k")],
+                        help="default: all but large_product (the roofline, always measured) and adaptive_250k")
+    parser.add_argument("--ids", choices=IDS, default="uniform",
+                        help="word ids of the model cases: uniform over the vocabulary, or Zipf-distributed like text")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--blocks", type=int, default=7)
     parser.add_argument("--calls", type=int, default=10, help="consecutive calls a block")
@@ -72,22 +79,25 @@ def main(argv=None) -> int:
     if not args.no_numpy:
         contenders.append("numpy")
     print(f"{cpu()}; {args.threads} threads each; medians of {args.blocks} blocks x {args.calls} calls, "
-          f"alternating, {args.pause} s pauses", flush=True)
-    roof = measure("large_product", ["numpy"], args.threads, args.blocks, args.calls, args.pause)["numpy"]
+          f"alternating, {args.pause} s pauses; {args.ids} word ids", flush=True)
+    roof = measure("large_product", ["numpy"], args.threads, args.blocks, args.calls, args.pause)[0]["numpy"]
     roof = flops("large_product") / roof / 1e9
     print(f"roofline: NumPy's BLAS makes the large product {'x'.join(map(str, CASES['large_product']['product']))} "
           f"at {roof:.1f} GFLOP/s on {args.threads} threads, {roof / args.threads:.1f} a core", flush=True)
-    names = [c + " ms" for c in contenders] + ["x vs " + c for c in contenders[1:]] + ["GFLOP/s", "of roofline"]
+    names = ([c + " ms" for c in contenders] + ["x vs " + c for c in contenders[1:]] + ["GFLOP/s", "of roofline"]
+             + ["fastrnn MB"])
     table = Table(["case", *names], args.markdown)
     for case in args.cases:
-        med = measure(case, contenders, args.threads, args.blocks, args.calls, args.pause)
+        med, peak = measure(case, contenders, args.threads, args.blocks, args.calls, args.pause, args.ids)
         row = [f"{med[c] * 1e3:.2f}" if med[c] else "-" for c in contenders]
         row += [f"{med[c] / med['fastrnn']:.2f}" if med[c] else "-" for c in contenders[1:]]
         rate = flops(case) / med["fastrnn"] / 1e9 if flops(case) else None
         row += [f"{rate:.1f}", f"{rate / roof:.0%}"] if rate else ["", ""]
+        row += [f"{peak['fastrnn']:,.0f}" if peak.get("fastrnn") else "-"]
         table.row([case, *row])
     print("x vs C: C's median time over fastrnn's (above 1: fastrnn is faster); GFLOP/s: fastrnn's, layer and "
-          "product cases; of roofline: that rate over the roofline's")
+          "product cases; of roofline: that rate over the roofline's; fastrnn MB: peak resident memory of "
+          "fastrnn's process")
     return 0
 
 

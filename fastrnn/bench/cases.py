@@ -3,7 +3,15 @@
 Model cases time one training step (forward, backward, clip, SGD) of a language
 model, N=20, T=35, V=10000: ``simple_step`` (SimpleRnnlm, D=H=100),
 ``rnnlm_step`` (Rnnlm, LSTM, D=H=100) and ``better_step`` (BetterRnnlm: two LSTM
-layers of 650, dropout 0.5, output weight tied to the embedding).  Layer cases
+layers of 650, dropout 0.5, output weight tied to the embedding).  Larger
+vocabularies: ``better_50k`` (the same at V=50,000) and the adaptive softmax
+(``adaptive_10k``, default cutoffs; ``adaptive_50k`` and ``adaptive_250k``,
+cutoffs 2000 and 10000; div value 4), whose PyTorch peer is the same model with
+``nn.AdaptiveLogSoftmaxWithLoss`` (head bias, untied; fastrnn ties the
+shortlist to the embedding).  Word ids are uniform over the vocabulary, or
+Zipf-distributed (``ids="zipf"``: p(rank k) proportional to 1/(k+1), as words
+in text; ids are ranks), which puts fewer labels in an adaptive head's
+clusters of rare words.  Layer cases
 time forward + backward of one recurrent layer at N=20 (or 128), T=35.
 ``recurrent_650`` times the recurrent product of one step of a 650-unit LSTM
 alone, (20, 650) @ (650, 2600), as the layer makes it (fastrnn: on the weight
@@ -15,10 +23,15 @@ case (the NumPy design has the vanilla RNN only).
 import numpy as np
 
 _LM = dict(V=10000, D=100, H=100, N=20, T=35)
+_BETTER = dict(_LM, D=650, H=650, model="better")
 CASES = {
     "simple_step": dict(_LM, model="simple"),
     "rnnlm_step": dict(_LM, model="rnnlm"),
-    "better_step": dict(_LM, D=650, H=650, model="better"),
+    "better_step": _BETTER,
+    "better_50k": dict(_BETTER, V=50000),
+    "adaptive_10k": dict(_BETTER, head="adaptive", cutoffs=None),
+    "adaptive_50k": dict(_BETTER, V=50000, head="adaptive", cutoffs=(2000, 10000)),
+    "adaptive_250k": dict(_BETTER, V=250000, head="adaptive", cutoffs=(2000, 10000)),
     "rnn_small": dict(cell="rnn", N=20, T=35, D=100, H=100),
     "rnn_large": dict(cell="rnn", N=128, T=35, D=512, H=512),
     "lstm_small": dict(cell="lstm", N=20, T=35, D=100, H=100),
@@ -44,8 +57,16 @@ def flops(case: str):
     return 2 * p["N"] * p["T"] * GATES[p["cell"]] * p["H"] * (3 * p["D"] + 3 * p["H"])
 
 
-def _step_data(rng, V, N, T):
-    return rng.integers(0, V, (N, T)), rng.integers(0, V, (N, T))
+IDS = ("uniform", "zipf")
+
+
+def _step_data(rng, V, N, T, ids="uniform"):
+    """(xs, ts) (N, T) word ids: uniform over V, or Zipf-distributed ranks."""
+    if ids == "uniform":
+        return rng.integers(0, V, (N, T)), rng.integers(0, V, (N, T))
+    cdf = np.cumsum(1 / np.arange(1, V + 1))
+    return tuple(np.minimum(np.searchsorted(cdf, rng.random((N, T)) * cdf[-1], side="right"), V - 1)
+                 for _ in range(2))
 
 
 def _layer_data(rng, cell, N, T, D, H):
@@ -60,7 +81,7 @@ def _product(rng, M, K, N):
             (rng.standard_normal((K, N)) / np.sqrt(K)).astype(np.float32))
 
 
-def _fastrnn(p, rng):
+def _fastrnn(p, rng, ids):
     from fastrnn import models, time_layers
     from fastrnn._matmul import matmul
     from fastrnn.optimizer import SGD
@@ -81,8 +102,9 @@ def _fastrnn(p, rng):
     if "model" in p:
         np.random.seed(0)
         cls = {"simple": models.SimpleRnnlm, "rnnlm": models.Rnnlm, "better": models.BetterRnnlm}[p["model"]]
-        model, opt = cls(p["V"], p["D"], p["H"]), SGD(LR)
-        xs, ts = _step_data(rng, p["V"], p["N"], p["T"])
+        head = {"head": "adaptive", "cutoffs": p["cutoffs"]} if p.get("head") == "adaptive" else {}
+        model, opt = cls(p["V"], p["D"], p["H"], **head), SGD(LR)
+        xs, ts = _step_data(rng, p["V"], p["N"], p["T"], ids)
         return lambda: train_step(model, opt, xs, ts, MAX_GRAD, 1)
     xs, dhs, Wx, Wh, b = _layer_data(rng, p["cell"], p["N"], p["T"], p["D"], p["H"])
     cls = {"rnn": time_layers.TimeRNN, "lstm": time_layers.TimeLSTM, "gru": time_layers.TimeGRU}[p["cell"]]
@@ -90,7 +112,7 @@ def _fastrnn(p, rng):
     return lambda: (layer.forward(xs), layer.backward(dhs))
 
 
-def _numpy(p, rng):
+def _numpy(p, rng, ids):
     from . import numpy_design as nd
 
     if "product" in p:  # NumPy's own BLAS, on its own threads
@@ -99,7 +121,7 @@ def _numpy(p, rng):
         return lambda: np.matmul(A, B, out=C)
     if p.get("model") == "simple":
         model = nd.SimpleRnnlm(p["V"], p["D"], p["H"], rng)
-        xs, ts = _step_data(rng, p["V"], p["N"], p["T"])
+        xs, ts = _step_data(rng, p["V"], p["N"], p["T"], ids)
 
         def step():
             model.forward(xs, ts)
@@ -113,7 +135,7 @@ def _numpy(p, rng):
     return None
 
 
-def _torch(p, rng):
+def _torch(p, rng, ids):
     import torch
 
     recurrent = {"simple": torch.nn.RNN, "rnnlm": torch.nn.LSTM, "rnn": torch.nn.RNN,
@@ -126,20 +148,32 @@ def _torch(p, rng):
         V, D, H = p["V"], p["D"], p["H"]
         better = p["model"] == "better"
         kind = torch.nn.LSTM if better else recurrent[p["model"]]
-        emb, rnn, lin = torch.nn.Embedding(V, D), kind(D, H, batch_first=True, num_layers=2 if better else 1,
-                                                      dropout=0.5 if better else 0.0), torch.nn.Linear(H, V)
+        emb, rnn = torch.nn.Embedding(V, D), kind(D, H, batch_first=True, num_layers=2 if better else 1,
+                                                  dropout=0.5 if better else 0.0)
         drop = torch.nn.Dropout(0.5 if better else 0.0)
-        if better:
+        if p.get("head") == "adaptive":
+            from fastrnn.layers.adaptive import default_cutoffs
+
+            cutoffs = list(p["cutoffs"] or default_cutoffs(V))
+            lin = torch.nn.AdaptiveLogSoftmaxWithLoss(H, V, cutoffs, div_value=4.0, head_bias=True)
+        else:
+            lin = torch.nn.Linear(H, V)
+        if better and p.get("head") != "adaptive":
             lin.weight = emb.weight  # weight tying
         params = list(dict.fromkeys([*emb.parameters(), *rnn.parameters(), *lin.parameters()]))
         opt = torch.optim.SGD(params, lr=LR)
-        xs, ts = (torch.from_numpy(a) for a in _step_data(rng, V, p["N"], p["T"]))
+        xs, ts = (torch.from_numpy(a) for a in _step_data(rng, V, p["N"], p["T"], ids))
         state = [None]
+
+        def loss_of(h):
+            if p.get("head") == "adaptive":
+                return lin(h.reshape(-1, H), ts.reshape(-1)).loss
+            return torch.nn.functional.cross_entropy(lin(h).reshape(-1, V), ts.reshape(-1))
 
         def step():
             out, s = rnn(drop(emb(xs)), state[0])
             state[0] = tuple(a.detach() for a in s) if isinstance(s, tuple) else s.detach()
-            loss = torch.nn.functional.cross_entropy(lin(drop(out)).reshape(-1, V), ts.reshape(-1))
+            loss = loss_of(drop(out))
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, MAX_GRAD)
@@ -158,6 +192,7 @@ def _torch(p, rng):
 CONTENDERS = {"fastrnn": _fastrnn, "torch": _torch, "numpy": _numpy}
 
 
-def make(contender: str, case: str, seed: int = 0):
-    """The timed function of ``contender`` for ``case``, or None when it has none."""
-    return CONTENDERS[contender](CASES[case], np.random.default_rng(seed))
+def make(contender: str, case: str, seed: int = 0, ids: str = "uniform"):
+    """The timed function of ``contender`` for ``case`` (word ids ``ids``, one of
+    ``IDS``), or None when it has none."""
+    return CONTENDERS[contender](CASES[case], np.random.default_rng(seed), ids)

@@ -1,5 +1,7 @@
-"""A benchmark worker process: one contender, one case, timed on request."""
+"""A benchmark worker process: one contender, one case, timed on request; at the
+end it reports its peak resident memory."""
 import os
+import resource
 import time
 
 from .._threads import OMP_DEFAULTS
@@ -23,11 +25,11 @@ def _limit_threads(contender: str, threads: int) -> None:
         torch.set_num_interop_threads(1)
 
 
-def worker(conn, contender: str, case: str, threads: int) -> None:
+def worker(conn, contender: str, case: str, threads: int, ids: str = "uniform") -> None:
     _limit_threads(contender, threads)
     from .cases import make
 
-    fn = make(contender, case)
+    fn = make(contender, case, ids=ids)
     for _ in range(3 if fn else 0):  # compile, allocate, warm caches
         fn()
     conn.send("ready")
@@ -38,3 +40,4 @@ def worker(conn, contender: str, case: str, threads: int) -> None:
             fn()
             times.append(time.perf_counter() - start)
         conn.send(times)
+    conn.send(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # MB (Linux counts kB)

@@ -25,6 +25,7 @@ from .. import _groups
 from .. import _validate as v
 from .._matmul import matmul
 from .._threads import blas_in_kernel
+from ..kernels.embedding import embedding_gather
 from ..sparse import RowGrad
 from .affine import _stack, stacked_params
 from .embedding import zeros_like
@@ -213,7 +214,7 @@ class TimeAdaptiveSoftmaxWithLoss:
             Wb[:D], Wb[D] = self.params[:2]
         else:
             E, W, b = self.params[:3]
-            Wb.T[:c0, :D] = E[self.order[:c0]]
+            embedding_gather(E, self.order[:c0], Wb.T[:c0, :D])
             Wb[:D, c0:], Wb[D] = W, b
         return Wb
 
@@ -274,7 +275,7 @@ class TimeAdaptiveSoftmaxWithLoss:
                     loss += self._part((g, i)).forward(pk, Wt, tail_t[idx], np.ones(idx.size, bool), scale)
                     tails.append((i, idx, xk, pk))
                 groups.append((rows, tails))
-        self._cache = (x1, head_t, tail_t, groups, (N, T, D))
+        self._cache = (x1, Wb, head_t, tail_t, groups, (N, T, D))
         return loss / count if count else 0.0
 
     def backward(self, dout=1) -> np.ndarray:
@@ -282,10 +283,10 @@ class TimeAdaptiveSoftmaxWithLoss:
         ``row_grad`` instead when ``row_grads``)."""
         if self._cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        x1, head_t, tail_t, groups, (N, T, D) = self._cache
+        x1, Wb, head_t, tail_t, groups, (N, T, D) = self._cache
         dout = float(dout)
         dx = np.empty((N * T, D), self.dtype)
-        WT = self._head_weight()[:D].T
+        WT = Wb[:D].T
         tails = self._tails
         started = [False] * len(tails)
         with blas_in_kernel():
