@@ -5,8 +5,9 @@ model, N=20, T=35, V=10000: ``simple_step`` (SimpleRnnlm, D=H=100),
 ``rnnlm_step`` (Rnnlm, LSTM, D=H=100) and ``better_step`` (BetterRnnlm: two LSTM
 layers of 650, dropout 0.5, output weight tied to the embedding).  Larger
 vocabularies: ``better_50k`` (the same at V=50,000) and the adaptive softmax
-(``adaptive_10k``, default cutoffs; ``adaptive_50k`` and ``adaptive_250k``,
-cutoffs 2000 and 10000; div value 4), whose PyTorch peer is the same model with
+(div value 4; ``adaptive_10k`` and ``adaptive_250k``, fastrnn's default
+cutoffs, 2000 and 2000, 10000, 50000; ``adaptive_50k`` and ``adaptive_250k_c2``,
+cutoffs 2000 and 10000), whose PyTorch peer is the same model with
 ``nn.AdaptiveLogSoftmaxWithLoss`` (head bias, untied; fastrnn ties the
 shortlist to the embedding).  Word ids are uniform over the vocabulary, or
 Zipf-distributed (``ids="zipf"``: p(rank k) proportional to 1/(k+1), as words
@@ -31,7 +32,8 @@ CASES = {
     "better_50k": dict(_BETTER, V=50000),
     "adaptive_10k": dict(_BETTER, head="adaptive", cutoffs=None),
     "adaptive_50k": dict(_BETTER, V=50000, head="adaptive", cutoffs=(2000, 10000)),
-    "adaptive_250k": dict(_BETTER, V=250000, head="adaptive", cutoffs=(2000, 10000)),
+    "adaptive_250k": dict(_BETTER, V=250000, head="adaptive", cutoffs=None),
+    "adaptive_250k_c2": dict(_BETTER, V=250000, head="adaptive", cutoffs=(2000, 10000)),
     "rnn_small": dict(cell="rnn", N=20, T=35, D=100, H=100),
     "rnn_large": dict(cell="rnn", N=128, T=35, D=512, H=512),
     "lstm_small": dict(cell="lstm", N=20, T=35, D=100, H=100),
