@@ -5,7 +5,7 @@ process, with the arguments shown beside it; the table gives the training
 time, the whole process's wall time, the validation and test perplexities
 and the median words a second of the report lines.  The ``gcide-*`` runs train
 on the corpus ``python -m fastrnn.bench.gcide DIR`` writes (``--gcide DIR``),
-a real text of 2 million words with a vocabulary of 42,868 (words seen twice),
+a real text of 2 million words with a vocabulary of 42,867 (words seen twice),
 with the full softmax and the adaptive one.
 """
 from __future__ import annotations
