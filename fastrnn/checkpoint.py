@@ -6,18 +6,22 @@ params so far, carried hidden states, random generator keys) and one JSON
 document, ``run``, with the rest: settings, position, learning rate and
 schedule, report accumulators, generator states.  It is written atomically
 (temporary file, fsync, rename), so a crash at any moment leaves the previous
-checkpoint or the new one, never a broken file.
+checkpoint or the new one, never a broken file; the one before is kept as
+``checkpoint.prev.npz``, and ``load_latest`` falls back to it when the newer
+one is damaged (a checksum of the contents tells).
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from . import __version__, io
 
 NAME = "checkpoint.npz"
+PREVIOUS = "checkpoint.prev.npz"
 VERSION = 1
 """Version of the ``run`` document; another version is refused on resume."""
 
@@ -31,11 +35,14 @@ class Checkpoint:
     arrays: dict
 
 
-def save(path, model: str, params, words, run: dict, arrays: dict) -> None:
-    """Write a checkpoint (finite params only); ``run`` must be JSON-serialisable."""
+def save(directory, model: str, params, words, run: dict, arrays: dict) -> None:
+    """Write ``directory/checkpoint.npz`` (finite params only), the one it replaces
+    kept as ``checkpoint.prev.npz``; ``run`` must be JSON-serialisable."""
+    directory = Path(directory)
     document = dict(run, version=VERSION, fastrnn=__version__)
-    io.save_params(path, params, model, words=words, settings=run.get("settings"), fmt=io.CHECKPOINT_FORMAT,
-                   extra={"run": np.frombuffer(json.dumps(document).encode(), np.uint8), **arrays})
+    io.save_params(directory / NAME, params, model, words=words, settings=run.get("settings"),
+                   fmt=io.CHECKPOINT_FORMAT, extra={"run": np.frombuffer(json.dumps(document).encode(), np.uint8),
+                                                    **arrays}, keep=directory / PREVIOUS)
 
 
 def load(path) -> Checkpoint:
@@ -51,3 +58,21 @@ def load(path) -> Checkpoint:
         raise io.ParamsError(f"{path} was written by fastrnn {run.get('fastrnn', '?')} (checkpoint version "
                              f"{run.get('version')}); this fastrnn {__version__} resumes version {VERSION} only")
     return Checkpoint(stored.arrays, stored.model, stored.words, run, entries)
+
+
+def load_latest(directory) -> tuple:
+    """``(checkpoint, note)``: the checkpoint in ``directory``, or the one before it
+    when that is missing or damaged (``note`` then says so; else None).  Raises
+    FileNotFoundError when there is neither, and the newer one's error when
+    neither can be read."""
+    directory = Path(directory)
+    try:
+        return load(directory / NAME), None
+    except (OSError, io.ParamsError) as newer:
+        try:
+            older = load(directory / PREVIOUS)
+        except (OSError, io.ParamsError):
+            raise newer from None
+        why = "is missing" if isinstance(newer, FileNotFoundError) else f"cannot be used ({newer})"
+        return older, (f"{directory / NAME} {why}; going on from the checkpoint before it, {PREVIOUS} "
+                       f"(iteration {older.run['position']['done']})")

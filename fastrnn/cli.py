@@ -14,6 +14,7 @@ import json
 import os
 import pickle
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -47,16 +48,21 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _int_at_least(low: int):
+def _int_at_least(low: int, high: int | None = None):
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text}")
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}" + ("" if high is None else
+                                                                                f" and <= {high}") + f", got {text}")
         return value
     return parse
+
+
+SEED = _int_at_least(0, 2**32 - 1)
+"""A seed NumPy's generators take."""
 
 
 def _positive_float(text: str) -> float:
@@ -121,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-grad", type=_positive_float, help="clip the global gradient norm to this")
     train.add_argument("--max-iters", type=_int_at_least(1), help="cap on the iterations of each epoch")
     train.add_argument("--eval-interval", type=_int_at_least(1), help="iterations between report lines")
-    train.add_argument("--seed", type=int, help="seed of the weight initialisation and dropout masks")
+    train.add_argument("--seed", type=SEED, help="seed of the weight initialisation and dropout masks")
     head = train.add_argument_group("output layer")
     head.add_argument("--head", choices=["full", "adaptive"], help="full: the reference's softmax over every word "
                       "(the default); adaptive: an adaptive softmax, whose cost does not grow with the vocabulary")
@@ -170,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="model of the params (default: read from the file)")
     gen.add_argument("--start", default="you", help="the first word")
     gen.add_argument("--length", type=_int_at_least(1), default=100, help="words to write, the first included")
-    gen.add_argument("--seed", type=int, default=0, help="seed of the sampling")
+    gen.add_argument("--seed", type=SEED, default=0, help="seed of the sampling")
     return parser
 
 
@@ -178,17 +184,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def writable_dir(path: Path, option: str) -> Path:
-    """``path`` created if needed, once a file can be written in it."""
+    """``path`` created if needed, once a file can be written in it (probed with a
+    file of a random name, created exclusively: a planted link is not followed)."""
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".fastrnn-probe-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".fastrnn-probe-")
+        os.close(fd)
+        os.unlink(probe)
     except FileExistsError:
         raise UserError(f"{option} {path}: exists and is not a directory") from None
     except OSError as e:
-        raise UserError(f"{option} {path}: cannot write there ({e.strerror})") from None
+        raise UserError(f"{option} {path}: cannot write there ({e.strerror or e})") from None
     return path
+
+
+def cache_dir_of(cache_dir) -> Path:
+    """The cache directory a command uses (``--cache-dir``, else the default of
+    ``fastrnn.datasets.text.cache_root``), once it can be written."""
+    from .datasets import text
+
+    try:
+        root = text.cache_root(cache_dir)
+    except text.CacheError as e:
+        raise UserError(str(e)) from None
+    return writable_dir(root, "--cache-dir" if cache_dir is not None else "the cache directory (give --cache-dir)")
 
 
 def read_params(path: Path):
@@ -300,6 +319,8 @@ def convert_text(path: Path, vocab, cache_dir, progress, option: str):
 
     try:
         done = text.convert(path, vocab, cache_dir, progress)
+    except text.CacheError as e:
+        raise UserError(str(e)) from None
     except text.CorpusError as e:
         raise UserError(f"{option} {e}") from None
     except OSError as e:
@@ -307,16 +328,24 @@ def convert_text(path: Path, vocab, cache_dir, progress, option: str):
     if done.seconds is not None:
         print(f"converted {path}: {done.tokens:,} words ({done.unks / done.tokens:.1%} <unk>) in "
               f"{done.seconds:.1f} s", flush=True)
-    return done.ids
+    return done
 
 
 # -- train -------------------------------------------------------------------------
 
 
+def absolute(path: Path, option: str) -> Path:
+    """``path`` made absolute, its links resolved (a link loop is the user's mistake)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as e:  # RuntimeError: Python 3.11's "Symlink loop"
+        raise UserError(f"{option} {path}: {getattr(e, 'strerror', None) or e}") from None
+
+
 def _given(args) -> dict:
     """The training options given on the command line (paths made absolute)."""
     given = {k: getattr(args, k) for k in TRAINING if getattr(args, k, None) is not None}
-    return {k: str(v.resolve()) if isinstance(v, Path) else v for k, v in given.items()}
+    return {k: str(absolute(v, f"--{k.replace('_', '-')}")) if isinstance(v, Path) else v for k, v in given.items()}
 
 
 def settings_of(args) -> dict:
@@ -349,21 +378,43 @@ def load_corpus(s: dict, world, cache_dir, progress):
         train, word_to_id, _ = ptb.load_data("train")
         return Corpus(train, ptb.load_data("val")[0], ptb.load_data("test")[0], list(word_to_id),
                       "the Penn Treebank", {"name": "ptb"})
+    cache_dir = cache_dir_of(cache_dir)
     if world.rank > 0:
         world.barrier()  # rank 0 converts; the others then find the files in the cache
     progress = progress and world.rank == 0
     try:
         vocab = text.build_vocabulary(s["train_file"], s["vocab_size"], s["min_count"] or 1, cache_dir, progress)
+    except text.CacheError as e:
+        raise UserError(str(e)) from None
     except text.CorpusError as e:
         raise UserError(f"--train-file {e}") from None
     except OSError as e:
         raise UserError(f"--train-file {s['train_file']}: {e.strerror or e}") from None
+    names = ("train_file", "valid_file", "test_file")
     files = [convert_text(Path(s[k]), vocab, cache_dir, progress, f"--{k.replace('_', '-')}")
-             if s[k] is not None else None for k in ("train_file", "valid_file", "test_file")]
+             if s[k] is not None else None for k in names]
     if world.rank == 0:
         world.barrier()
-    return Corpus(*files, vocab.words, Path(s["train_file"]).name,
-                  {"name": "text", "vocabulary": vocab.checksum, "train_words": int(len(files[0]))})
+    return Corpus(*(None if f is None else f.ids for f in files), vocab.words, Path(s["train_file"]).name,
+                  {"name": "text", "vocabulary": vocab.checksum, "train_words": int(files[0].tokens),
+                   **{f"{k}_sha256": None if f is None else f.sha256 for k, f in zip(names, files)}})
+
+
+def param_count(s: dict, V: int) -> int:
+    """Params of the run's model (the full softmax's count, an upper bound for the
+    adaptive head's)."""
+    D, H = s["wordvec_size"], s["hidden_size"]
+    gates = 1 if s["model"] == "simple" else 4
+    body = gates * (D * H + H * H + H) + (gates * (2 * H * H + H) if s["model"] == "better" else 0)
+    return V * D + body + H * V + V
+
+
+def _memory() -> int:
+    """Bytes of this machine's memory."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        return 1 << 62
 
 
 def check_sizes(s: dict, corpus, world) -> None:
@@ -386,18 +437,18 @@ def check_sizes(s: dict, corpus, world) -> None:
 
 
 def resume_settings(args) -> tuple:
-    """(settings, checkpoint) of the run in ``args.resume``, with the options that may change."""
+    """(settings, checkpoint, note) of the run in ``args.resume``, with the options
+    that may change; ``note`` says why an older checkpoint is taken, if one is."""
     from . import checkpoint, io
 
-    path = args.resume / checkpoint.NAME
     if not args.resume.is_dir():
         raise UserError(f"--resume {args.resume}: no such directory")
     try:
-        ck = checkpoint.load(path)
+        ck, note = checkpoint.load_latest(args.resume)
     except FileNotFoundError:
         raise UserError(f"--resume {args.resume}: no {checkpoint.NAME} there (was it a run's --out?)") from None
     except OSError as e:
-        raise UserError(f"--resume {path}: cannot read it ({e.strerror})") from None
+        raise UserError(f"--resume {args.resume / checkpoint.NAME}: cannot read it ({e.strerror})") from None
     except io.ParamsError as e:
         raise UserError(f"--resume {e}") from None
     s = dict({"head": "full", "cutoffs": None, "div_value": None}, **ck.run["settings"])  # older runs: a full head
@@ -407,15 +458,62 @@ def resume_settings(args) -> tuple:
     if fixed:
         raise UserError(f"--{fixed[0].replace('_', '-')} cannot change when resuming: the run in {args.resume} "
                         f"keeps its settings (only --epochs and --cache-dir may change)")
-    return dict(s, **{k: v for k, v in _given(args).items() if k in RESUMABLE}), ck
+    return dict(s, **{k: v for k, v in _given(args).items() if k in RESUMABLE}), ck, note
+
+
+def hold_lock(out: Path, option: str) -> None:
+    """Hold ``out/.fastrnn.lock`` (an advisory lock, released when this process
+    ends) so that two runs never write the same directory; it names the holder.
+    Then remove what writes of a killed run left half done (their temporary files)."""
+    import fcntl
+
+    path = out / ".fastrnn.lock"
+    try:  # held read-only: a file open for writing would keep its file system from going read-only
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as e:
+        raise UserError(f"{option} {out}: cannot lock it ({path}: {e.strerror})") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
+        os.close(fd)
+        raise UserError(f"{option} {out}: another fastrnn train is writing there"
+                        + (f" (process {holder})" if holder.isdigit() else "")) from None
+    _LOCKS.append(fd)
+    try:
+        with open(path, "w") as f:
+            f.write(f"{os.getpid()}\n")
+        for stale in out.glob(".*.tmp"):  # io.atomic_write's names
+            stale.unlink()
+    except OSError as e:
+        raise UserError(f"{option} {out}: cannot write there ({e.strerror})") from None
+
+
+_LOCKS = []
+"""Descriptors of the locks this process holds (open until it ends)."""
+
+
+def refuse_to_replace(out: Path) -> None:
+    """A new run must not overwrite a run in ``out`` that could go on."""
+    from . import checkpoint, io
+
+    try:
+        ck, _ = checkpoint.load_latest(out)
+    except (OSError, io.ParamsError):  # none, or none readable: nothing to lose
+        return
+    if not ck.run.get("finished"):
+        p = ck.run["position"]
+        raise UserError(f"--out {out} holds a run stopped in epoch {p['epoch'] + 1} at iteration {p['iteration']}: "
+                        f"go on with it with: fastrnn train --resume {out}, or give another --out")
 
 
 def train(args) -> dict:
     from . import io, parallel
-    from .run import MODELS, Interrupted, Run
+    from .run import MODELS, Interrupted, Run, WriteFailed
     from .trainer import TrainingDiverged, on_terminal
 
-    if args.resume is not None and args.out is not None and args.out.resolve() != args.resume.resolve():
+    if args.resume is not None and args.out is not None and absolute(args.out, "--out") != absolute(args.resume,
+                                                                                                 "--resume"):
         raise UserError("--resume DIR writes to DIR: leave out --out, or give the same directory")
     try:
         world = parallel.world()
@@ -423,18 +521,41 @@ def train(args) -> dict:
         raise UserError(str(e)) from None
     _limit_threads(args.threads or (parallel.share_of_cores(world.local_size) if world.size > 1 else None))
     if args.resume is not None:
-        s, ck = resume_settings(args)
+        s, ck, note = resume_settings(args)
         out = writable_dir(args.resume, "--resume")
     else:
-        s, ck = settings_of(args), None
+        s, ck, note = settings_of(args), None, None
         out = None if args.out is None else writable_dir(args.out, "--out")
+    if out is not None and world.rank == 0:
+        hold_lock(out, "--resume" if ck is not None else "--out")
+        if ck is None:
+            refuse_to_replace(out)
+    if note is not None and world.rank == 0:
+        print(f"fastrnn train: {note}", file=sys.stderr, flush=True)
     progress = False if args.no_progress else on_terminal()
     corpus = load_corpus(s, world, s.get("cache_dir"), progress)
-    if ck is not None and ck.run["corpus"] != corpus.key:
-        raise UserError(f"--resume {args.resume}: the training data changed since the run started "
-                        f"({corpus.name} now gives another vocabulary or length)")
+    what = {"train_file_sha256": "the training file", "valid_file_sha256": "the validation file",
+            "test_file_sha256": "the test file"}
+    changed = sorted((k for k, v in ck.run["corpus"].items() if corpus.key.get(k) != v),
+                     key=lambda k: k not in what) if ck is not None else []
+    if changed:  # (a checkpoint of an older fastrnn holds fewer keys)
+        raise UserError(f"--resume {args.resume}: {what.get(changed[0], 'the training data')} changed since the run "
+                        f"started ({corpus.name} now gives another "
+                        + ("content" if changed[0] in what else "vocabulary or length")
+                        + "): the run's position in it would mean nothing")
     check_sizes(s, corpus, world)
-    run = Run(s, corpus, out, world, progress)
+    too_large = UserError(f"the model (--wordvec-size {s['wordvec_size']}, --hidden-size {s['hidden_size']}, "
+                          f"vocabulary {len(corpus.words):,}) does not fit in this machine's memory")
+    if 3 * 4 * param_count(s, len(corpus.words)) > _memory():  # params, grads and one more copy, float32
+        raise too_large
+    try:
+        run = Run(s, corpus, out, world, progress)
+    except MemoryError:
+        raise too_large from None
+    except ValueError as e:
+        if "Maximum allowed dimension exceeded" not in str(e):  # NumPy's words for a shape past its index range
+            raise
+        raise too_large from None
     if ck is not None:
         try:
             run.restore(ck)
@@ -443,6 +564,10 @@ def train(args) -> dict:
         if run.finished and run.epoch >= s["epochs"]:
             run.say(f"the run in {args.resume} is complete ({run.epoch} epochs); --epochs N goes on to epoch N")
             return {}
+        reached = run.epoch + (run.iteration > 0)
+        if s["epochs"] < reached:
+            raise UserError(f"--epochs {s['epochs']}: the run in {args.resume} has reached epoch {reached} "
+                            f"(iteration {run.iteration}); give --epochs {reached} or more")
     run.say(f"{'resuming' if ck else 'training'} {MODELS[s['model']]} on {corpus.name} ({len(corpus.train):,} words, "
             f"vocabulary {len(corpus.words):,}): {s['epochs']} epochs of {run.iters_per_epoch} iterations, batch "
             f"{s['batch_size']}" + (f" over {world.size} processes ({_threads()} thread"
@@ -462,8 +587,9 @@ def train(args) -> dict:
             print(f"fastrnn train: interrupted at {e}; {how}", file=sys.stderr, flush=True)
         raise SystemExit(128 + e.signum) from None
     except TrainingDiverged as e:
-        kept = "" if out is None else f"; {out} holds the last finite params"
-        raise SystemExit(_fail(world, f"fastrnn train: error: {e}{kept}", 1)) from None
+        raise SystemExit(_fail(world, f"fastrnn train: error: {e}; {run.kept(False)}", 1)) from None
+    except WriteFailed as e:
+        raise SystemExit(_error("train", f"{e}; {run.kept()}", 1)) from None
     seconds = time.perf_counter() - start
     if world.rank == 0:
         if out is not None and run.ppl_list:
@@ -524,6 +650,8 @@ def evaluate(args) -> float:
     test_file = args.test_file or (stored.settings or {}).get("test_file")
     if test_file is None and stored.words is not None and stored.settings and stored.settings.get("train_file"):
         raise UserError(f"{args.params} was trained on {stored.settings['train_file']}: give --test-file")
+    if test_file is None and stored.words is not None and stored.words != list(ptb.load_data("train")[1]):
+        raise UserError(f"{args.params} carries a vocabulary that is not PTB's: give --test-file")
     if test_file is None:
         corpus, name = ptb.load_data("test")[0], "PTB's test set"
     else:
@@ -531,7 +659,8 @@ def evaluate(args) -> float:
             vocab = text.Vocabulary(words)
         except text.CorpusError as e:
             raise UserError(f"{args.params}: {e}") from None
-        corpus, name = convert_text(Path(test_file), vocab, args.cache_dir, progress, "--test-file"), test_file
+        corpus, name = convert_text(Path(test_file), vocab, cache_dir_of(args.cache_dir), progress,
+                                    "--test-file").ids, test_file
     if len(corpus) < EVAL_BATCH * EVAL_TIME + 1:
         raise UserError(f"{name} has {len(corpus):,} words; evaluation needs at least {EVAL_BATCH * EVAL_TIME + 1}")
     model.reset_state()

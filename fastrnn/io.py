@@ -3,11 +3,15 @@ reference's ``.pkl`` files, read safely.
 
 A params file is a NumPy ``.npz`` archive holding ``param_0 ... param_{k-1}``
 in ``model.params`` order, each in its own dtype, ``format`` (the string
-``fastrnn-params-1``) and ``model`` (the class name); a file written by
+``fastrnn-params-1``), ``model`` (the class name) and ``checksum`` (SHA-256 of
+every other entry's name, dtype, shape and bytes); a file written by
 ``fastrnn train`` also holds ``words`` (the vocabulary, one word a line, as
 UTF-8 bytes) and ``settings`` (JSON).  A checkpoint (``fastrnn.checkpoint``) has
 the same entries and more, so it reads as a params file too.  Files are read
-with ``allow_pickle=False``: loading a file never runs code.
+with ``allow_pickle=False``: loading a file never runs code.  Before an entry is
+read, its declared shape must match its stored size (a damaged or crafted
+header cannot make a reader allocate more than the file holds), and after, the
+entries must match the checksum (files of fastrnn before 0.x carry none).
 
 The reference saves a pickled list of float16 arrays.  A pickle can name any
 callable to run while it loads; ``read_reference_pickle`` resolves only the
@@ -15,10 +19,15 @@ three names NumPy arrays need and refuses every other one before it is called.
 """
 from __future__ import annotations
 
+import errno
+import hashlib
 import io as _io
 import json
+import math
 import os
 import pickle
+import stat
+import struct
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -35,11 +44,12 @@ class ParamsError(ValueError):
     """A file that is not a readable params file, or params that do not fit a model."""
 
 
-def atomic_write(path, write: Callable) -> None:
+def atomic_write(path, write: Callable, keep=None) -> None:
     """Call ``write(file_object)`` on a temporary file beside ``path``, flush it to
     disk, and rename it over ``path`` (then flush the directory entry): a reader
     never sees a half-written file, and after a crash at any moment ``path`` holds
-    either its old or its new content."""
+    either its old or its new content.  With ``keep``, the old content is renamed
+    to ``keep`` first (a crash between the renames leaves it there alone)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -50,6 +60,8 @@ def atomic_write(path, write: Callable) -> None:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 is not what a plain open gives
+        if keep is not None and path.exists():
+            os.replace(path, keep)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
@@ -82,9 +94,10 @@ def _text_array(text: str) -> np.ndarray:
 
 
 def save_params(path, params: Sequence[np.ndarray], model: str, words: Sequence[str] | None = None,
-                settings: dict | None = None, extra: dict | None = None, fmt: str = FORMAT) -> None:
-    """Write params (finite values only) with the model's name and, when given,
-    its vocabulary ``words``, its ``settings`` and ``extra`` arrays, atomically."""
+                settings: dict | None = None, extra: dict | None = None, fmt: str = FORMAT, keep=None) -> None:
+    """Write params (finite values only) with the model's name, a checksum and,
+    when given, its vocabulary ``words``, its ``settings`` and ``extra`` arrays,
+    atomically (``keep``: see ``atomic_write``)."""
     check_finite(params)
     arrays = {f"param_{i}": np.asarray(p) for i, p in enumerate(params)}
     if words is not None:
@@ -92,7 +105,23 @@ def save_params(path, params: Sequence[np.ndarray], model: str, words: Sequence[
     if settings is not None:
         arrays["settings"] = _text_array(json.dumps(settings))
     arrays.update(extra or {})
-    atomic_write(path, lambda f: np.savez(f, format=np.array(fmt), model=np.array(model), **arrays))
+    arrays.update(format=np.array(fmt), model=np.array(model))
+    arrays["checksum"] = np.array(checksum(arrays))
+    atomic_write(path, lambda f: np.savez(f, **arrays), keep)
+
+
+def checksum(entries: dict) -> str:
+    """SHA-256 of the entries' names, dtypes, shapes and bytes (``checksum`` itself
+    left out), in name order."""
+    h = hashlib.sha256()
+    for name in sorted(entries):
+        if name == "checksum":
+            continue
+        a = np.asarray(entries[name])
+        b = a if a.flags.c_contiguous else a.T if a.flags.f_contiguous else np.ascontiguousarray(a)
+        h.update(f"{name}\0{a.dtype.str}\0{a.shape}\0".encode())
+        h.update(memoryview(b.reshape(-1).view(np.uint8)) if b.size else b"")
+    return h.hexdigest()
 
 
 def _multiarray():
@@ -155,13 +184,36 @@ class ParamsFile:
 
 
 def _text(z, key: str) -> str | None:
-    return bytes(z[key]).decode("utf-8") if key in z.files else None
+    return bytes(z[key]).decode("utf-8") if key in z else None
+
+
+def _check_headers(z, path) -> None:
+    """Raise ParamsError when an entry's declared dtype and shape do not fill its
+    stored size exactly (read before the entry is: nothing is allocated for it)."""
+    fmt = np.lib.format
+    for info in z.zip.infolist():
+        name = info.filename.removesuffix(".npy")
+        if info.compress_type != zipfile.ZIP_STORED:  # a compressed entry could expand without bound
+            raise ParamsError(f"{path}: its entry {name} is compressed; fastrnn's params files are not")
+        with z.zip.open(info) as f:
+            version = fmt.read_magic(f)
+            read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, _, dtype = read(f)
+            if dtype.hasobject or f.tell() + dtype.itemsize * math.prod(shape) != info.file_size:
+                raise ParamsError(f"{path} is damaged: its entry {name} declares {shape} values of {dtype}, "
+                                  f"which is not what it stores")
 
 
 def read_params(path, formats: tuple = (FORMAT, CHECKPOINT_FORMAT)) -> ParamsFile:
     """The params of fastrnn's ``.npz`` files (of the given formats) or of the
     reference's ``.pkl``, read without running code.  Raises OSError when the
-    file cannot be opened and ParamsError when it is not such a file."""
+    file cannot be opened and ParamsError when it is not such a file (or not a
+    regular file: a FIFO would block a reader for ever)."""
+    mode = os.stat(path).st_mode
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    if not stat.S_ISREG(mode):
+        raise ParamsError(f"{path} is not a regular file")
     with open(path, "rb") as f:
         head = f.read(4)
     if not head:
@@ -172,21 +224,26 @@ def read_params(path, formats: tuple = (FORMAT, CHECKPOINT_FORMAT)) -> ParamsFil
         raise ParamsError(f"{path} is not a params file (neither fastrnn's .npz nor the reference's .pkl)")
     try:
         with np.load(path, allow_pickle=False) as z:
-            fmt = str(z["format"]) if "format" in z.files else None
-            if fmt not in formats:
-                raise ParamsError(f"{path} is not a fastrnn params file" if fmt is None else
-                                  f"{path} has format {fmt}; this fastrnn reads {', '.join(formats)}")
-            count = sum(k.startswith("param_") for k in z.files)
-            arrays = [z[f"param_{i}"] for i in range(count)]
-            words = _text(z, "words")
-            settings = _text(z, "settings")
-            others = {k: z[k] for k in z.files if not k.startswith("param_")
-                      and k not in ("format", "model", "words", "settings")}
-            return ParamsFile(arrays, str(z["model"]), None if words is None else words.split("\n"),
-                              None if settings is None else json.loads(settings), fmt, others)
+            _check_headers(z, path)
+            entries = {k: z[k] for k in z.files}
     except ParamsError:
         raise
-    except (zipfile.BadZipFile, EOFError, KeyError, ValueError, OSError) as e:
+    except (zipfile.BadZipFile, EOFError, KeyError, ValueError, OSError, NotImplementedError, RuntimeError,
+            struct.error) as e:  # what zipfile and np.load raise on damaged bytes (a flag: NotImplementedError)
+        raise ParamsError(f"{path} is not a readable params file (truncated or damaged: {e})") from None
+    fmt = str(entries["format"]) if "format" in entries else None
+    if fmt not in formats:
+        raise ParamsError(f"{path} is not a fastrnn params file" if fmt is None else
+                          f"{path} has format {fmt}; this fastrnn reads {', '.join(formats)}")
+    if "checksum" in entries and str(entries["checksum"]) != checksum(entries):
+        raise ParamsError(f"{path} is damaged: its contents do not match its checksum")
+    try:
+        arrays = [entries.pop(f"param_{i}") for i in range(sum(k.startswith("param_") for k in entries))]
+        words, settings = _text(entries, "words"), _text(entries, "settings")
+        others = {k: v for k, v in entries.items() if k not in ("format", "model", "words", "settings", "checksum")}
+        return ParamsFile(arrays, str(entries["model"]), None if words is None else words.split("\n"),
+                          None if settings is None else json.loads(settings), fmt, others)
+    except (KeyError, ValueError) as e:
         raise ParamsError(f"{path} is not a readable params file (truncated or damaged: {e})") from None
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -83,7 +84,13 @@ class MPIWorld:
     def abort(self, code: int) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
+        time.sleep(ABORT_GRACE)
         self.comm.Abort(code)
+
+
+ABORT_GRACE = 0.5
+"""Seconds an aborting process waits first: mpiexec forwards a process's output
+as it comes, and an abort at once could lose the line that says why."""
 
 
 class MPIUnavailable(RuntimeError):

@@ -31,7 +31,7 @@ from .layers.adaptive import frequency_order
 from .optimizer import SGD
 from .sparse import RowGrad
 from .trainer import Report, TrainingDiverged, train_step
-from .util import eval_perplexity
+from .util import eval_perplexity, perplexity
 
 MODELS = {"simple": "SimpleRnnlm", "rnnlm": "Rnnlm", "better": "BetterRnnlm"}
 EVAL_BATCH, EVAL_TIME = 10, 35
@@ -62,6 +62,16 @@ class Corpus:
         for i in range(0, len(self.train), COUNT_BLOCK):
             counts += np.bincount(self.train[i:i + COUNT_BLOCK], minlength=len(self.words))
         return frequency_order(counts)
+
+
+class WriteFailed(Exception):
+    """A file of the run could not be written (no space, a size limit, a read-only
+    or vanished directory, an I/O error): the run stops, and what it wrote before
+    stays as it was."""
+
+    def __init__(self, path: Path, error: OSError):
+        self.path = path
+        super().__init__(f"cannot write {path} ({error.strerror or error})")
 
 
 class Interrupted(Exception):
@@ -116,6 +126,8 @@ class Run:
         self._signal = 0  # a signal received by this process
         self._stop = 0  # a signal every process knows of: the run stops at this step
         self._started = time.time()
+        self.saved = None
+        """Position (``done``) of the last checkpoint written or resumed from, or None."""
 
     # -- output ---------------------------------------------------------------
 
@@ -126,6 +138,30 @@ class Run:
     def _path(self, name: str) -> Path | None:
         return None if self.out is None else self.out / name
 
+    def _write(self, name: str, write) -> None:
+        """``write()``, which writes ``out/name``; the directory made again if it
+        went away (before or during the write); any failure a WriteFailed."""
+        for attempt in (1, 2):
+            try:
+                self.out.mkdir(parents=True, exist_ok=True)
+                return write()
+            except FileNotFoundError as e:
+                if attempt == 2:
+                    raise WriteFailed(self.out / name, e) from None
+            except OSError as e:
+                raise WriteFailed(self.out / name, e) from None
+
+    def kept(self, resumable: bool = True) -> str:
+        """What the output directory holds, in words (with how to go on, when
+        going on can help)."""
+        if self.out is None:
+            return "nothing was saved (no --out)"
+        if self.saved is None:
+            return f"{self.out} holds no checkpoint yet"
+        if not (self.out / checkpoint.NAME).exists():
+            return f"{self.out / checkpoint.NAME} of iteration {self.saved} is gone"
+        return (f"{self.out / checkpoint.NAME} holds the params of iteration {self.saved}"
+                + (f": resume with: fastrnn train --resume {self.out}" if resumable else ", all finite"))
     def _check_finite(self) -> None:
         """Raise TrainingDiverged when a param holds NaN or infinity (nothing of it is written)."""
         for p in self.model.params:
@@ -135,8 +171,9 @@ class Run:
     def save_params(self, params) -> None:
         self._check_finite()
         if self.world.rank == 0 and self.out is not None:
-            io.save_params(self._path("params.npz"), params, MODELS[self.settings["model"]], self.corpus.words,
-                           self.settings, self.model._file_entries())
+            self._write("params.npz", lambda: io.save_params(
+                self._path("params.npz"), params, MODELS[self.settings["model"]], self.corpus.words, self.settings,
+                self.model._file_entries()))
 
     # -- one step -----------------------------------------------------------
 
@@ -234,12 +271,14 @@ class Run:
                "report": {"total_loss": self.total_loss, "loss_count": self.loss_count},
                "np_random": [key, pos, has_gauss, gauss], "dropout": [g[1] for g in gathered],
                "finished": self.finished}
-        checkpoint.save(self._path(checkpoint.NAME), MODELS[self.settings["model"]], self.model.params,
-                        self.corpus.words, run, arrays)
+        self._write(checkpoint.NAME, lambda: checkpoint.save(self.out, MODELS[self.settings["model"]],
+                                                             self.model.params, self.corpus.words, run, arrays))
+        self.saved = self.done
 
     def restore(self, ck: checkpoint.Checkpoint) -> None:
         """Take up the run where checkpoint ``ck`` left it."""
         run = ck.run
+        self.saved = run["position"]["done"]
         for key, value in self.model._file_entries().items():
             held = ck.arrays.get(key)
             if held is None or held.shape != value.shape or not np.array_equal(held, value):
@@ -274,7 +313,8 @@ class Run:
         """Train to the end (or to a signal: ``Interrupted``); returns the perplexities."""
         handlers = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            self._epochs()
+            with np.errstate(over="ignore", invalid="ignore"):  # the divergence guard says what went wrong
+                self._epochs()
         finally:
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
@@ -316,7 +356,7 @@ class Run:
             self._end_of_epoch(better, time.perf_counter() - start)
 
     def _report_line(self, it: int, words_per_s: float) -> None:
-        ppl = math.exp(self.total_loss / self.loss_count)
+        ppl = perplexity(self.total_loss / self.loss_count)
         self.ppl_list.append(ppl)
         self.total_loss, self.loss_count = 0.0, 0
         if not self.quiet:

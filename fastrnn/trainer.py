@@ -16,7 +16,7 @@ import numpy as np
 
 from . import _validate as v
 from . import sparse
-from .util import clip_grads
+from .util import clip_grads, perplexity
 
 
 class TrainingDiverged(FloatingPointError):
@@ -251,7 +251,7 @@ class RnnlmTrainer:
                     total_loss += loss
                     loss_count += 1
                     if eval_interval is not None and iters % eval_interval == 0:
-                        ppl = float(np.exp(total_loss / loss_count))
+                        ppl = perplexity(total_loss / loss_count)
                         words = (iters + 1) * batch_size * time_size / (time.perf_counter() - epoch_start)
                         report.line(f"| epoch {self.current_epoch + 1} |  iter {iters + 1} / {iters_per_epoch} "
                                     f"| time {int(time.time() - start_time)}[s] | perplexity {ppl:.2f}",

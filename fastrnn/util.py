@@ -30,6 +30,15 @@ def clip_grads(grads: Sequence[np.ndarray], max_norm: float) -> float:
     return norm
 
 
+def perplexity(mean_loss: float) -> float:
+    """exp(mean_loss), infinity where that overflows a float (a large but finite
+    loss), NaN for a NaN loss; never raises nor warns."""
+    try:
+        return math.exp(mean_loss)
+    except OverflowError:
+        return math.inf
+
+
 def _takes_train_flg(model) -> bool:
     try:
         return "train_flg" in inspect.signature(model.forward).parameters
@@ -65,7 +74,7 @@ def eval_perplexity(model, corpus: np.ndarray, batch_size: int = 10, time_size: 
         xs = corpus[pos % corpus_size]
         ts = corpus[(pos + 1) % corpus_size]
         total_loss += model.forward(xs, ts, **kwargs)
-    return float(np.exp(total_loss / max_iters))
+    return perplexity(total_loss / max_iters)
 
 
 def to_cpu(x):

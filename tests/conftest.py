@@ -3,6 +3,8 @@ import pytest
 
 PROPERTY_CASES = {}
 """Generated cases run by each property-based test (tests/test_properties.py)."""
+FUZZ_STATUSES = {}
+"""Generated command lines run (tests/test_cli_fuzz.py), by exit status."""
 
 
 @pytest.fixture
@@ -21,3 +23,6 @@ def pytest_terminal_summary(terminalreporter):
     if PROPERTY_CASES:
         terminalreporter.write_line(f"property-based cases run: {sum(PROPERTY_CASES.values()):,} "
                                     f"in {len(PROPERTY_CASES)} tests")
+    if FUZZ_STATUSES:
+        terminalreporter.write_line(f"fastrnn command lines fuzzed: {sum(FUZZ_STATUSES.values()):,} (exit status "
+                                    + ", ".join(f"{k}: {v}" for k, v in sorted(FUZZ_STATUSES.items())) + ")")

@@ -1,6 +1,9 @@
 """Data-parallel training over MPI (skipped where mpi4py and mpiexec are missing)."""
 import importlib.util
+import os
+import random
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -11,6 +14,7 @@ import numpy as np
 import pytest
 
 from cli_support import FASTRNN, SMALL, fastrnn, markov_files, text_args
+from fastrnn import checkpoint
 from fastrnn.io import read_params
 
 MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
@@ -112,3 +116,47 @@ def test_without_mpiexec_mpi4py_is_not_imported(tmp_path):
             "assert 'mpi4py' not in sys.modules, 'mpi4py was imported'")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
+
+
+def _ranks(out) -> dict:
+    """{rank: pid} of the processes of a job whose command line names ``out``."""
+    ranks = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+            environ = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        rank = [e[len(b"PMI_RANK="):] for e in environ if e.startswith(b"PMI_RANK=")]
+        if str(out).encode() in cmdline and rank:
+            ranks[int(rank[0])] = int(pid)
+    return ranks
+
+
+@needs_mpi
+@pytest.mark.parametrize("victim", [0, 1])
+def test_a_rank_killed_mid_step_ends_the_job_and_the_run_resumes(tmp_path, victim):
+    """SIGKILL to one process of two while they train: mpiexec ends the job at once,
+    saying so, with no process left; --resume under mpiexec then ends with the
+    params of an uninterrupted run."""
+    files = markov_files(tmp_path, sizes=(40_000, 4_000, 4_000))
+    args = ("train", *text_args(files, tmp_path / "cache"), *SMALL, "--epochs", 12, "--checkpoint-every", 3)
+    fastrnn(*args, "--out", tmp_path / "whole")
+    out = tmp_path / "killed"
+    job = subprocess.Popen([MPIEXEC, "-n", "2", FASTRNN, *map(str, args), "--out", str(out)], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (out / checkpoint.PREVIOUS).exists() or len(_ranks(out)) < 2:
+        assert job.poll() is None and time.monotonic() < deadline, job.communicate()
+        time.sleep(0.01)
+    time.sleep(random.uniform(0, 0.5))
+    os.kill(_ranks(out)[victim], signal.SIGKILL)
+    start = time.monotonic()
+    stdout, stderr = job.communicate(timeout=30)
+    assert time.monotonic() - start < 30 and job.returncode != 0
+    assert "Killed (signal 9)" in stdout + stderr
+    assert not _ranks(out)
+    resumed = mpiexec(2, FASTRNN, "train", "--resume", out)
+    assert resumed.returncode == 0, resumed.stderr
+    for x, y in zip(read_params(tmp_path / "whole" / "params.npz").arrays, read_params(out / "params.npz").arrays):
+        np.testing.assert_array_equal(x, y)

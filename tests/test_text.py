@@ -123,6 +123,38 @@ def test_second_run_reuses_and_an_edit_converts_again(tmp_path):
     np.testing.assert_array_equal(edited.ids, [vocab.word_to_id[w] for w in oracle_tokens("a b c\nb c e\n")])
 
 
+def test_a_truncated_cache_file_is_converted_again(tmp_path):
+    src = write(tmp_path / "t.txt", "a b c\nb c d\n" * 50)
+    cache = tmp_path / "cache"
+    vocab, first = converted(src, cache)
+    [ids_file] = (cache / "ids").rglob("*.ids")
+    ids_file.write_bytes(ids_file.read_bytes()[:-3])
+    _, again = converted(src, cache)
+    assert again.seconds is not None
+    np.testing.assert_array_equal(again.ids, [vocab.word_to_id[w] for w in oracle_tokens("a b c\nb c d\n" * 50)])
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_word(tmp_path, monkeypatch):
+    content = "a b\nb a c\n"
+    plain = write(tmp_path / "plain.txt", content)
+    marked = tmp_path / "marked.txt"
+    marked.write_bytes(b"\xef\xbb\xbf" + content.encode())
+    monkeypatch.setattr(text, "CHUNK", 4)  # the mark split over reads, too
+    (vocab, ids), (marked_vocab, marked_ids) = converted(plain, tmp_path / "c1"), converted(marked, tmp_path / "c2")
+    assert marked_vocab.words == vocab.words == ["a", "b", "<eos>", "c", "<unk>"]
+    np.testing.assert_array_equal(marked_ids.ids, ids.ids)
+    assert "\ufeff" in text.Vocabulary(["\ufeffa", "<unk>"]).words[0]  # a mark inside a text stays a character
+    later = write(tmp_path / "later.txt", "a \ufeffb\n")
+    assert text.convert(later, vocab, tmp_path / "c1", progress=False).ids[1] == vocab.unk_id
+
+
+def test_a_long_file_name_keeps_cache_names_short(tmp_path):
+    src = write(tmp_path / ("\u00e9" * 120 + ".txt"), "a b\n")  # 244 bytes of UTF-8
+    converted(src, tmp_path / "cache")
+    names = [p.name for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+    assert names and all(len(n.encode()) <= text.NAME_BYTES + 30 for n in names)
+
+
 @pytest.mark.parametrize("content,message", [
     (b"abc\x00def\n", "not a text file: a NUL byte at offset 3"),
     (b"caf\xe9 au lait\n", "not UTF-8 text: an invalid byte at offset 3"),

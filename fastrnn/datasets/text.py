@@ -37,8 +37,12 @@ import numpy as np
 
 from ..io import atomic_write
 
-FORMAT = 1
-"""Version of the converted files; files of another version are converted again."""
+FORMAT = 2
+"""Version of the converted files; files of another version are converted again
+(2: a leading UTF-8 byte-order mark is not part of the first word)."""
+NAME_BYTES = 96
+"""Bytes of a source's name kept in the names of its cache files (the rest of a
+cache file's name is a key of its full path: names stay below 255 bytes)."""
 CHUNK = 1 << 22
 """Bytes read at a time."""
 UNK, EOS = "<unk>", "<eos>"
@@ -49,12 +53,29 @@ class CorpusError(ValueError):
     """A file that cannot be a corpus (missing, binary, not UTF-8, empty) or bad settings."""
 
 
+class CacheError(CorpusError):
+    """No usable cache directory (none can be named, or it cannot be written)."""
+
+
 def cache_root(cache_dir=None) -> Path:
+    """``cache_dir``, else ``$FASTRNN_CACHE``, else ``$XDG_CACHE_HOME/fastrnn``, else
+    ``~/.cache/fastrnn``; raises CacheError when none of them can be named."""
     if cache_dir is not None:
         return Path(cache_dir)
     if os.environ.get("FASTRNN_CACHE"):
         return Path(os.environ["FASTRNN_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fastrnn"
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]) / "fastrnn"
+    try:
+        return Path.home() / ".cache" / "fastrnn"
+    except (RuntimeError, KeyError):  # no $HOME, and a user id the password database lacks
+        raise CacheError("no cache directory: $HOME is not set and this user has no home directory; give "
+                         "--cache-dir (or set $FASTRNN_CACHE)") from None
+
+
+def _short(name: str) -> str:
+    """``name`` cut to at most NAME_BYTES bytes of UTF-8, at a character's boundary."""
+    return name.encode("utf-8", "surrogateescape")[:NAME_BYTES].decode("utf-8", "ignore")
 
 
 def _key(*parts) -> str:
@@ -110,7 +131,7 @@ def _text_chunks(path: str, digest, progress):
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=os.path.getsize(path), unit="B", unit_scale=True, desc=Path(path).name, leave=False)
-    offset, rest = 0, ""
+    offset, rest, first = 0, "", True
     try:
         with open(path, "rb") as f:
             while raw := f.read(CHUNK):
@@ -124,6 +145,8 @@ def _text_chunks(path: str, digest, progress):
                 except UnicodeDecodeError as e:
                     raise CorpusError(f"{path} is not UTF-8 text: an invalid byte at offset "
                                       f"{offset - pending + e.start}") from None
+                if first and text:  # a byte-order mark is not text
+                    text, first = text.removeprefix("\ufeff"), False
                 offset += len(raw)
                 if bar is not None:
                     bar.update(len(raw))
@@ -201,7 +224,7 @@ def build_vocabulary(train_file, vocab_size: int | None = None, min_count: int =
     when the file is unchanged since it was built."""
     check_settings(vocab_size, min_count)
     source = Source.of(train_file)
-    path = cache_root(cache_dir) / "vocab" / f"{Path(source.path).name}-{_key(source.path, vocab_size, min_count)}.json"
+    path = cache_root(cache_dir) / "vocab" / f"{_short(Path(source.path).name)}-{_key(source.path, vocab_size, min_count)}.json"
     recorded = _read_json(path)
     if recorded and recorded.get("format") == FORMAT and source.unchanged(recorded["source"]):
         return Vocabulary(recorded["words"])
@@ -228,30 +251,39 @@ class Converted:
     unks: int
     seconds: float | None
     """Time the conversion took, or None when the cache had it."""
+    sha256: str
+    """The source file's SHA-256 when it was converted."""
 
 
 def convert(path, vocab: Vocabulary, cache_dir=None, progress: bool | None = None) -> Converted:
     """The word ids of text file ``path`` under ``vocab`` as a read-only memory map,
     converted now unless the cache holds them for this very file and vocabulary."""
     source = Source.of(path)
-    base = f"{Path(source.path).name}-{_key(source.path)}"
+    base = f"{_short(Path(source.path).name)}-{_key(source.path)}"
     folder = cache_root(cache_dir) / "ids" / vocab.checksum[:16]
     meta_path, ids_path = folder / f"{base}.json", folder / f"{base}.ids"
     meta = _read_json(meta_path)
     seconds = None
     if not (meta and meta.get("format") == FORMAT and meta.get("vocabulary") == vocab.checksum
-            and ids_path.exists() and source.unchanged(meta["source"])):
+            and _size(ids_path) == meta["tokens"] * np.dtype(meta["dtype"]).itemsize
+            and source.unchanged(meta["source"])):
         start = time.perf_counter()
         meta = _convert(source, vocab, ids_path, meta_path, _progress(progress))
         seconds = time.perf_counter() - start
     if meta["tokens"] == 0:
         raise CorpusError(f"{path} holds no words")
     ids = np.memmap(ids_path, dtype=np.dtype(meta["dtype"]), mode="r", shape=(meta["tokens"],))
-    return Converted(ids, meta["tokens"], meta["unks"], seconds)
+    return Converted(ids, meta["tokens"], meta["unks"], seconds, meta["source"]["sha256"])
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
 
 
 def _convert(source: Source, vocab: Vocabulary, ids_path: Path, meta_path: Path, progress) -> dict:
-    ids_path.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     tokens = unks = 0
 
@@ -263,7 +295,7 @@ def _convert(source: Source, vocab: Vocabulary, ids_path: Path, meta_path: Path,
             unks += int(np.count_nonzero(ids == vocab.unk_id))
             f.write(ids.tobytes())
 
-    atomic_write(ids_path, write)
+    _to_cache(ids_path, write, source.path)
     meta = {"format": FORMAT, "vocabulary": vocab.checksum, "dtype": vocab.dtype.name, "tokens": tokens, "unks": unks,
             "source": vars(Source(source.path, source.size, source.mtime_ns, digest.hexdigest()))}
     _write_json(meta_path, meta)
@@ -301,5 +333,16 @@ def _read_json(path: Path):
 
 
 def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda f: f.write(json.dumps(data).encode()))
+    _to_cache(path, lambda f: f.write(json.dumps(data).encode()))
+
+
+def _to_cache(path: Path, write, source: str | None = None) -> None:
+    """``atomic_write(path, write)`` into the cache; a failure to write there (not
+    to read ``source``) raises CacheError naming the cache file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, write)
+    except OSError as e:
+        if source is not None and e.filename == source:
+            raise
+        raise CacheError(f"cannot write the cache file {path} ({e.strerror or e}); give another --cache-dir") from None
