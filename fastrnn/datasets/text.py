@@ -12,11 +12,13 @@ last id; every other word, and every word of a validation or test file that
 the vocabulary lacks, becomes ``<unk>``.
 
 Conversion streams a file in chunks of ``CHUNK`` bytes (strict UTF-8, no NUL
-bytes), so memory stays bounded whatever the file's size.  Its ids go to
+bytes; a leading byte-order mark is dropped), so memory stays bounded whatever
+the file's size.  Its ids go to
 ``<cache>/ids/<vocabulary>/<name>-<path key>.ids`` (uint16 when the vocabulary
 fits, else uint32) beside a JSON file holding the format version, the source's
-path, size, modification time and SHA-256, and the token and ``<unk>`` counts;
-the vocabulary goes to ``<cache>/vocab/``.  A later call reuses both while the
+path, size, modification time and SHA-256, and the token and ``<unk>`` counts
+(``<name>`` is the source's file name cut to ``NAME_BYTES``); the vocabulary goes
+to ``<cache>/vocab/``.  A later call reuses both while the
 source's size and modification time (or, failing those, its checksum) are
 unchanged, and converts again otherwise.  The cache is ``cache_dir``, else
 ``$FASTRNN_CACHE``, else ``$XDG_CACHE_HOME/fastrnn`` or ``~/.cache/fastrnn``.
