@@ -85,6 +85,26 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < np.inf:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
+    return value
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text}")
+    return value
+
+
 def _cutoffs(text: str) -> list:
     try:
         values = [int(c) for c in text.split(",")]
@@ -168,14 +188,25 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--cache-dir", type=Path, help="where converted corpora are kept")
     ev.add_argument("--no-progress", action="store_true")
 
-    gen = sub.add_parser("generate", help="write text from a start word with trained params",
+    gen = sub.add_parser("generate", help="write text with trained params, from a start word or a prompt",
                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     gen.add_argument("params", type=Path, help="params of an rnnlm or better model: fastrnn's .npz or the "
                                                "reference's Rnnlm.pkl or BetterRnnlm.pkl")
     gen.add_argument("--model", choices=["rnnlm", "better"], default=None,
                      help="model of the params (default: read from the file)")
-    gen.add_argument("--start", default="you", help="the first word")
-    gen.add_argument("--length", type=_int_at_least(1), default=100, help="words to write, the first included")
+    gen.add_argument("--prompt", help="words the text starts with, each fed to the model (default: --start)")
+    gen.add_argument("--start", default="you", help="the first word, when there is no --prompt")
+    gen.add_argument("--length", type=_int_at_least(1), default=100, help="words to write, the prompt's included")
+    gen.add_argument("--samples", type=_int_at_least(1), default=1, help="texts to write, each from the prompt")
+    gen.add_argument("--temperature", type=_non_negative_float, default=1.0,
+                     help="divides the scores before the softmax: below 1 surer, above 1 more varied; 0: the most "
+                          "probable word every time")
+    gen.add_argument("--top-k", type=_int_at_least(1), default=None, help="draw from the K most probable words only")
+    gen.add_argument("--top-p", type=_probability, default=None,
+                     help="draw from the fewest most probable words whose probabilities add up to P")
+    gen.add_argument("--skip", default=None, metavar="W1,W2,...",
+                     help="words never written besides <unk> (default: none; N and $ for PTB's vocabulary, as the "
+                          "book does)")
     gen.add_argument("--seed", type=SEED, default=0, help="seed of the sampling")
     return parser
 
@@ -669,20 +700,51 @@ def evaluate(args) -> float:
     return ppl
 
 
+PTB_SKIPS = ("N", "$")
+"""Words the book's generation script never writes with PTB's vocabulary (and <unk>)."""
+
+
+def _text_of(tokens: list, line_end: str) -> str:
+    """Words separated by spaces, each ``<eos>`` a ``line_end``."""
+    pieces = []
+    for w in tokens:
+        if w == "<eos>":
+            pieces.append(line_end)
+        else:
+            pieces.append(w if not pieces or pieces[-1].endswith("\n") else " " + w)
+    return "".join(pieces).rstrip("\n")
+
+
 def generate(args) -> str:
+    from .datasets import ptb
+
     stored = read_params(args.params)
     _, model = build_model(stored, args.params, args.model, generator=True)
     words = vocabulary_of(stored, args.params)
     word_to_id = {w: i for i, w in enumerate(words)}
-    if args.start not in word_to_id:
-        raise UserError(f"--start {args.start!r} is not in the vocabulary of {args.params} ({len(words):,} words)")
-    skip_ids = [word_to_id[w] for w in ("N", "<unk>", "$") if w in word_to_id]
-    if len(skip_ids) >= len(words):
+    ptb_words = words == list(ptb.load_data("train")[1])
+    prompt = args.prompt.split() if args.prompt is not None else [args.start]
+    option = "--prompt" if args.prompt is not None else "--start"
+    if not prompt:
+        raise UserError("--prompt holds no words")
+    unknown = [w for w in prompt if w not in word_to_id]
+    if unknown:
+        raise UserError(f"{option} {unknown[0]!r} is not in the vocabulary of {args.params} ({len(words):,} words)")
+    if args.length <= len(prompt) and args.prompt is not None:
+        raise UserError(f"--length {args.length}: the prompt has {len(prompt)} words already; give more")
+    skips = ["<unk>", *(args.skip.split(",") if args.skip is not None else PTB_SKIPS if ptb_words else ())]
+    skip_ids = sorted({word_to_id[w] for w in skips if w in word_to_id})
+    if len(set(skip_ids)) >= len(words):
         raise UserError(f"{args.params}: its vocabulary holds nothing to write but {', '.join(words)}")
     np.random.seed(args.seed)
-    model.reset_state()
-    ids = model.generate(word_to_id[args.start], skip_ids, args.length)
-    text = " ".join(words[i] for i in ids).replace(" <eos>", ".\n")
+    line_end = ".\n" if ptb_words else "\n"  # the book writes PTB's sentence ends as periods
+    texts = []
+    for _ in range(args.samples):
+        model.reset_state()
+        ids = model.generate([word_to_id[w] for w in prompt], skip_ids, args.length, temperature=args.temperature,
+                             top_k=args.top_k, top_p=args.top_p)
+        texts.append(_text_of([words[i] for i in ids], line_end))
+    text = "\n\n".join(texts)
     print(text)
     return text
 

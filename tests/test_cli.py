@@ -104,3 +104,32 @@ def test_adaptive_head_trains_evaluates_and_generates(tmp_path):
     assert value("test perplexity", evaluated.stdout) == test
     text = fastrnn("generate", out / "params.npz", "--start", "w1", "--length", 30).stdout
     assert text.startswith("w1 ") and len(text.split()) >= 25
+
+
+def test_generation_controls(tmp_path):
+    """Greedy decoding two ways, samples, prompts, seeds and skips with the params'
+    own vocabulary."""
+    files = markov_files(tmp_path, sizes=(20_000, 2_000, 2_000))
+    fastrnn("train", *text_args(files, tmp_path / "cache"), *SMALL, "--epochs", 1, "--out", tmp_path / "run")
+    params = tmp_path / "run" / "params.npz"
+
+    def generate(*args):
+        return fastrnn("generate", params, *args).stdout
+
+    greedy = generate("--prompt", "w3 w4", "--length", 20, "--temperature", 0, "--seed", 1)
+    assert greedy == generate("--prompt", "w3 w4", "--length", 20, "--top-k", 1, "--seed", 2)
+    assert greedy.split()[:2] == ["w3", "w4"] and len(greedy.split()) <= 20
+    samples = generate("--prompt", "w3 w4", "--length", 15, "--samples", 3, "--seed", 5, "--top-p", 0.9)
+    texts = samples.strip().split("\n\n")
+    assert len(texts) == 3 and all(t.split()[:2] == ["w3", "w4"] for t in texts)
+    assert samples == generate("--prompt", "w3 w4", "--length", 15, "--samples", 3, "--seed", 5, "--top-p", 0.9)
+    assert len(set(texts)) > 1
+    hot = generate("--start", "w1", "--length", 200, "--temperature", 5, "--skip", "w2,w7", "--seed", 3)
+    assert "w2" not in hot.split() and "w7" not in hot.split() and "<unk>" not in hot
+    for args, expected in ((("--prompt", "w3 zebra"), "--prompt 'zebra' is not in the vocabulary of"),
+                           (("--temperature", "-1"), "argument --temperature: expected a finite number >= 0, got -1"),
+                           (("--top-p", "0"), "argument --top-p: expected a number in (0, 1], got 0"),
+                           (("--top-k", "0"), "argument --top-k: expected an integer >= 1, got 0"),
+                           (("--prompt", "w1 w2", "--length", "2"), "--length 2: the prompt has 2 words already")):
+        run = fastrnn("generate", params, *args, check=False)
+        assert run.returncode == 2 and expected in run.stderr and len(run.stderr.strip().splitlines()) == 1, run.stderr
