@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from cli_support import FASTRNN, SMALL, fastrnn, markov_files, text_args
-from fastrnn import checkpoint, cli, io
+from fastrnn import checkpoint, io
+from fastrnn.cli.files import writable_dir
 from fastrnn.util import eval_perplexity, perplexity
 
 LONG = ("--epochs", 3, "--checkpoint-every", 5)
@@ -464,7 +465,7 @@ def test_the_writability_probe_follows_no_planted_link(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "getpid", lambda: 4242)
     for pid in (4242,):
         os.symlink(target, out / f".fastrnn-probe-{pid}")
-    cli.writable_dir(out, "--out")
+    writable_dir(out, "--out")
     assert target.read_text() == "keep me"
     assert sorted(os.listdir(out)) == [".fastrnn-probe-4242"]
 

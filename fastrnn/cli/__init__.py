@@ -1,0 +1,61 @@
+"""The ``fastrnn`` command.
+
+``fastrnn train`` trains a language model on the bundled Penn Treebank or on your
+own text, with checkpoints that resume exactly and, under ``mpiexec``, several
+processes; ``fastrnn eval`` prints the test perplexity of saved params;
+``fastrnn generate`` writes text with them.  A mistake in the input (a bad
+file, word, size or path) ends a command with one line,
+``fastrnn <command>: error: ...``, and exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import evaluate, generate, train
+from .options import Parser, UserError, error
+
+COMMANDS = {"train": train, "eval": evaluate, "generate": generate}
+"""Each command's module: ``add_parser(subparsers)`` and ``run(args)``."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="fastrnn", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for command in COMMANDS.values():
+        command.add_parser(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        COMMANDS[args.command].run(args)
+    except UserError as e:
+        return error(args.command, str(e), 2)
+    except KeyboardInterrupt:
+        return error(args.command, "interrupted", 130)
+    except BrokenPipeError:  # output piped to a reader that stopped (`| head`)
+        sys.stderr.close()
+        return 1
+    except SystemExit:
+        raise
+    except BaseException:
+        _abort_others()
+        raise
+    return 0
+
+
+def _abort_others() -> None:
+    """An unexpected error under mpiexec: end the whole job, not this process alone."""
+    from .. import parallel
+
+    world = parallel._world
+    if world is not None and world.size > 1:
+        import traceback
+        traceback.print_exc()
+        world.abort(1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""``fastrnn eval``: the test perplexity of saved params."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .files import cache_dir_of, convert_text
+from .options import UserError
+from .saved import build_model, read_params, vocabulary_of
+
+
+def add_parser(sub) -> None:
+    ev = sub.add_parser("eval", help="print the test perplexity of saved params")
+    ev.add_argument("params", type=Path, help="params.npz or checkpoint.npz of fastrnn, or the reference's "
+                                              "Rnnlm.pkl / BetterRnnlm.pkl / SimpleRnnlm.pkl")
+    ev.add_argument("--test-file", type=Path, help="text to evaluate (default: the params' own test file, else "
+                                                   "PTB's test set)")
+    ev.add_argument("--model", choices=["simple", "rnnlm", "better"], help="model of the params (default: "
+                                                                           "read from the file)")
+    ev.add_argument("--cache-dir", type=Path, help="where converted corpora are kept")
+    ev.add_argument("--no-progress", action="store_true")
+
+
+def run(args) -> float:
+    from ..datasets import ptb, text
+    from ..run import EVAL_BATCH, EVAL_TIME
+    from ..trainer import on_terminal
+    from ..util import eval_perplexity
+
+    stored = read_params(args.params)
+    kind, model = build_model(stored, args.params, args.model)
+    words = vocabulary_of(stored, args.params)
+    progress = False if args.no_progress else on_terminal()
+    test_file = args.test_file or (stored.settings or {}).get("test_file")
+    if test_file is None and stored.words is not None and stored.settings and stored.settings.get("train_file"):
+        raise UserError(f"{args.params} was trained on {stored.settings['train_file']}: give --test-file")
+    if test_file is None and stored.words is not None and stored.words != list(ptb.load_data("train")[1]):
+        raise UserError(f"{args.params} carries a vocabulary that is not PTB's: give --test-file")
+    if test_file is None:
+        corpus, name = ptb.load_data("test")[0], "PTB's test set"
+    else:
+        try:
+            vocab = text.Vocabulary(words)
+        except text.CorpusError as e:
+            raise UserError(f"{args.params}: {e}") from None
+        corpus, name = convert_text(Path(test_file), vocab, cache_dir_of(args.cache_dir), progress,
+                                    "--test-file").ids, test_file
+    if len(corpus) < EVAL_BATCH * EVAL_TIME + 1:
+        raise UserError(f"{name} has {len(corpus):,} words; evaluation needs at least {EVAL_BATCH * EVAL_TIME + 1}")
+    model.reset_state()
+    ppl = eval_perplexity(model, corpus, EVAL_BATCH, EVAL_TIME, progress=progress)
+    print(f"test perplexity: {ppl:.2f} ({kind}, {args.params}, on {name})")
+    return ppl

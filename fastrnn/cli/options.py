@@ -1,0 +1,108 @@
+"""The ``fastrnn`` command's own argparse: one-line usage errors and the types of
+its options' values (each names what it expected)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+
+class UserError(Exception):
+    """A mistake in the command's input: reported as one line, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, its usage errors one line long."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def int_at_least(low: int, high: int | None = None):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}" + ("" if high is None else
+                                                                                f" and <= {high}") + f", got {text}")
+        return value
+    return parse
+
+
+SEED = int_at_least(0, 2**32 - 1)
+"""A seed NumPy's generators take."""
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return value
+
+
+def fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < np.inf:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
+    return value
+
+
+def probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text}")
+    return value
+
+
+def cutoffs(text: str) -> list:
+    try:
+        values = [int(c) for c in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected increasing integers separated by commas, got {text!r}") from None
+    if any(c < 1 for c in values):
+        raise argparse.ArgumentTypeError(f"expected cutoffs >= 1, got {text}")
+    if any(a >= b for a, b in zip(values, values[1:])):
+        raise argparse.ArgumentTypeError(f"expected increasing cutoffs, got {text}")
+    return values
+
+
+def above_one(text: str) -> float:
+    value = positive_float(text)
+    if not value > 1:
+        raise argparse.ArgumentTypeError(f"expected a number > 1, got {text}")
+    return value
+
+
+def error(command: str, message: str, code: int) -> int:
+    """Print ``fastrnn <command>: error: <message>`` (naming this process under
+    mpiexec, where the others are ended too); returns ``code``."""
+    from .. import parallel
+
+    world = parallel._world
+    rank = "" if world is None or world.size == 1 or world.rank == 0 else f" (process {world.rank})"
+    print(f"fastrnn {command}: error{rank}: {message}", file=sys.stderr, flush=True)
+    if world is not None and world.size > 1:  # the other processes may be waiting in a collective
+        world.abort(code)
+    return code

@@ -1,0 +1,334 @@
+"""``fastrnn train``: its options, the run's settings (new or resumed), its corpus,
+and the run itself (``fastrnn.run.Run``) with its messages."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .files import absolute, cache_dir_of, convert_text, hold_lock, refuse_to_replace, writable_dir
+from .options import SEED, UserError, above_one, cutoffs, error, fraction, int_at_least, positive_float
+
+COMMON = dict(batch_size=20, time_size=35, max_grad=0.25, eval_interval=20, seed=0, checkpoint_every=500,
+              head="full")
+
+
+DEFAULTS = {
+    # the book's lr 20 diverges for the vanilla RNN on full PTB; 5 learns
+    "simple": dict(COMMON, epochs=4, wordvec_size=100, hidden_size=100, lr=5.0, dropout=None),
+    "rnnlm": dict(COMMON, epochs=4, wordvec_size=100, hidden_size=100, lr=20.0, dropout=None),
+    "better": dict(COMMON, epochs=40, wordvec_size=650, hidden_size=650, lr=20.0, dropout=0.5),
+}
+"""Per-model defaults: the book's chapter-5 and chapter-6 settings."""
+
+
+TRAINING = ("epochs", "batch_size", "time_size", "wordvec_size", "hidden_size", "dropout", "lr", "max_grad",
+            "max_iters", "eval_interval", "seed", "checkpoint_every", "head", "cutoffs", "div_value", "train_file",
+            "valid_file", "test_file", "vocab_size", "min_count", "cache_dir")
+"""Options that make a run's settings (fixed once it has started, but for RESUMABLE)."""
+
+
+RESUMABLE = ("epochs", "cache_dir")
+"""Settings a resumed run may change."""
+
+
+def add_parser(sub) -> None:
+    table = "; ".join(f"{m}: " + ", ".join(f"{k}={v}" for k, v in d.items() if k not in COMMON and v is not None)
+                      for m, d in DEFAULTS.items())
+    train = sub.add_parser("train", help="train a language model and report perplexities",
+                           description="Train on the bundled Penn Treebank, or on your own text with --train-file. "
+                           "Defaults depend on --model (" + table + "; all: "
+                           + ", ".join(f"{k}={v}" for k, v in COMMON.items()) + "). Under mpiexec, the processes "
+                           "share the batch rows (data parallel).")
+    train.add_argument("--model", choices=["simple", "rnnlm", "better"], default=None,
+                       help="simple: SimpleRnnlm (RNN); rnnlm: Rnnlm (LSTM, the default); better: BetterRnnlm "
+                            "(2 LSTM layers, dropout, weight tying; lr /4 when validation stops improving)")
+    train.add_argument("--epochs", type=int_at_least(1))
+    train.add_argument("--batch-size", type=int_at_least(1), help="rows of a batch (over all processes)")
+    train.add_argument("--time-size", type=int_at_least(1))
+    train.add_argument("--wordvec-size", type=int_at_least(1))
+    train.add_argument("--hidden-size", type=int_at_least(1))
+    train.add_argument("--dropout", type=fraction, help="dropout ratio (better only)")
+    train.add_argument("--lr", type=positive_float, help="SGD learning rate")
+    train.add_argument("--max-grad", type=positive_float, help="clip the global gradient norm to this")
+    train.add_argument("--max-iters", type=int_at_least(1), help="cap on the iterations of each epoch")
+    train.add_argument("--eval-interval", type=int_at_least(1), help="iterations between report lines")
+    train.add_argument("--seed", type=SEED, help="seed of the weight initialisation and dropout masks")
+    head = train.add_argument_group("output layer")
+    head.add_argument("--head", choices=["full", "adaptive"], help="full: the reference's softmax over every word "
+                      "(the default); adaptive: an adaptive softmax, whose cost does not grow with the vocabulary")
+    head.add_argument("--cutoffs", type=cutoffs, metavar="C0,C1,...",
+                      help="--head adaptive: the shortlist's size, then where each cluster of rarer words starts "
+                           "(words ranked by frequency; default 2000, 10000, 50000, ... below the vocabulary's size)")
+    head.add_argument("--div-value", type=above_one, help="--head adaptive: cluster i projects to "
+                                                           "hidden-size / div-value**(i+1) units (default 4)")
+    data = train.add_argument_group("your own text (default: the bundled Penn Treebank)")
+    data.add_argument("--train-file", type=Path, help="UTF-8 text: words split at whitespace, each line end an <eos>")
+    data.add_argument("--valid-file", type=Path, help="validation text (needed by --model better)")
+    data.add_argument("--test-file", type=Path, help="test text")
+    data.add_argument("--vocab-size", type=int_at_least(2),
+                      help="keep the K most frequent training words (<unk> included); default: all")
+    data.add_argument("--min-count", type=int_at_least(1), help="keep words seen at least C times (default 1)")
+    data.add_argument("--cache-dir", type=Path, help="where converted corpora are kept (default: $FASTRNN_CACHE, "
+                                                     "else ~/.cache/fastrnn)")
+    out = train.add_argument_group("output and resuming")
+    out.add_argument("--out", type=Path, help="directory for params.npz (after every epoch; for better, the best), "
+                                              "checkpoint.npz and ppl.png")
+    out.add_argument("--checkpoint-every", type=int_at_least(0),
+                     help=f"iterations between checkpoints (also at each epoch end; 0: epoch ends only; "
+                          f"default {COMMON['checkpoint_every']})")
+    out.add_argument("--resume", type=Path, metavar="DIR", help="go on with the run whose --out was DIR, exactly "
+                                                                "where its last checkpoint left it")
+    train.add_argument("--threads", type=int_at_least(1), help="threads of each process (default: its share of the "
+                                                                "cores)")
+    train.add_argument("--no-progress", action="store_true", help="report lines instead of a progress bar "
+                                                                  "(the default when output is not a terminal)")
+
+
+def _given(args) -> dict:
+    """The training options given on the command line (paths made absolute)."""
+    given = {k: getattr(args, k) for k in TRAINING if getattr(args, k, None) is not None}
+    return {k: str(absolute(v, f"--{k.replace('_', '-')}")) if isinstance(v, Path) else v for k, v in given.items()}
+
+
+def settings_of(args) -> dict:
+    """The run's settings: the options given, else the model's defaults."""
+    model = args.model or "rnnlm"
+    s = dict(DEFAULTS[model], model=model, max_iters=None, train_file=None, valid_file=None, test_file=None,
+             vocab_size=None, min_count=None, cache_dir=None, cutoffs=None, div_value=None)
+    s.update(_given(args))
+    if s["head"] != "adaptive" and (s["cutoffs"] is not None or s["div_value"] is not None):
+        raise UserError("--cutoffs and --div-value apply to --head adaptive only")
+    if s["head"] == "adaptive" and s["div_value"] is None:
+        s["div_value"] = 4.0
+    if model == "better" and s["wordvec_size"] != s["hidden_size"]:
+        raise UserError("--model better ties weights: --wordvec-size must equal --hidden-size")
+    if model != "better" and args.dropout is not None:
+        raise UserError(f"--dropout applies to --model better only, not {model}")
+    if s["train_file"] is None and any(s[k] is not None for k in ("valid_file", "test_file", "vocab_size", "min_count")):
+        raise UserError("--valid-file, --test-file, --vocab-size and --min-count need --train-file")
+    if model == "better" and s["train_file"] is not None and s["valid_file"] is None:
+        raise UserError("--model better needs --valid-file: its learning rate follows the validation perplexity")
+    return s
+
+
+def resume_settings(args) -> tuple:
+    """(settings, checkpoint, note) of the run in ``args.resume``, with the options
+    that may change; ``note`` says why an older checkpoint is taken, if one is."""
+    from .. import checkpoint, io
+
+    if not args.resume.is_dir():
+        raise UserError(f"--resume {args.resume}: no such directory")
+    try:
+        ck, note = checkpoint.load_latest(args.resume)
+    except FileNotFoundError:
+        raise UserError(f"--resume {args.resume}: no {checkpoint.NAME} there (was it a run's --out?)") from None
+    except OSError as e:
+        raise UserError(f"--resume {args.resume / checkpoint.NAME}: cannot read it ({e.strerror})") from None
+    except io.ParamsError as e:
+        raise UserError(f"--resume {e}") from None
+    s = dict({"head": "full", "cutoffs": None, "div_value": None}, **ck.run["settings"])  # older runs: a full head
+    if args.model is not None and args.model != s["model"]:
+        raise UserError(f"--resume {args.resume} holds a run of --model {s['model']}, not {args.model}")
+    fixed = [k for k in _given(args) if k not in RESUMABLE and _given(args)[k] != s.get(k)]
+    if fixed:
+        raise UserError(f"--{fixed[0].replace('_', '-')} cannot change when resuming: the run in {args.resume} "
+                        f"keeps its settings (only --epochs and --cache-dir may change)")
+    return dict(s, **{k: v for k, v in _given(args).items() if k in RESUMABLE}), ck, note
+
+
+def load_corpus(s: dict, world, cache_dir, progress):
+    """The run's data: PTB, or the files of the settings (rank 0 converts them first)."""
+    from ..datasets import ptb, text
+    from ..run import Corpus
+
+    if s["train_file"] is None:
+        train, word_to_id, _ = ptb.load_data("train")
+        return Corpus(train, ptb.load_data("val")[0], ptb.load_data("test")[0], list(word_to_id),
+                      "the Penn Treebank", {"name": "ptb"})
+    cache_dir = cache_dir_of(cache_dir)
+    if world.rank > 0:
+        world.barrier()  # rank 0 converts; the others then find the files in the cache
+    progress = progress and world.rank == 0
+    try:
+        vocab = text.build_vocabulary(s["train_file"], s["vocab_size"], s["min_count"] or 1, cache_dir, progress)
+    except text.CacheError as e:
+        raise UserError(str(e)) from None
+    except text.CorpusError as e:
+        raise UserError(f"--train-file {e}") from None
+    except OSError as e:
+        raise UserError(f"--train-file {s['train_file']}: {e.strerror or e}") from None
+    names = ("train_file", "valid_file", "test_file")
+    files = [convert_text(Path(s[k]), vocab, cache_dir, progress, f"--{k.replace('_', '-')}")
+             if s[k] is not None else None for k in names]
+    if world.rank == 0:
+        world.barrier()
+    return Corpus(*(None if f is None else f.ids for f in files), vocab.words, Path(s["train_file"]).name,
+                  {"name": "text", "vocabulary": vocab.checksum, "train_words": int(files[0].tokens),
+                   **{f"{k}_sha256": None if f is None else f.sha256 for k, f in zip(names, files)}})
+
+
+def param_count(s: dict, V: int) -> int:
+    """Params of the run's model (the full softmax's count, an upper bound for the
+    adaptive head's)."""
+    D, H = s["wordvec_size"], s["hidden_size"]
+    gates = 1 if s["model"] == "simple" else 4
+    body = gates * (D * H + H * H + H) + (gates * (2 * H * H + H) if s["model"] == "better" else 0)
+    return V * D + body + H * V + V
+
+
+def _memory() -> int:
+    """Bytes of this machine's memory."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        return 1 << 62
+
+
+def check_sizes(s: dict, corpus, world) -> None:
+    from ..run import EVAL_BATCH, EVAL_TIME
+
+    need = s["batch_size"] * s["time_size"] + 1
+    if len(corpus.train) < need:
+        raise UserError(f"--batch-size {s['batch_size']} x --time-size {s['time_size']} needs at least {need:,} words "
+                        f"of training text; {corpus.name} has {len(corpus.train):,}")
+    if s["batch_size"] < world.size:
+        raise UserError(f"--batch-size {s['batch_size']} is smaller than the {world.size} processes: each needs a row")
+    V = len(corpus.words)
+    if s["head"] == "adaptive" and s["cutoffs"] is not None and s["cutoffs"][-1] >= V:
+        raise UserError(f"--cutoffs {','.join(map(str, s['cutoffs']))}: every cutoff must be below the vocabulary's "
+                        f"{V:,} words")
+    for data, option in ((corpus.valid, "--valid-file"), (corpus.test, "--test-file")):
+        if data is not None and len(data) < EVAL_BATCH * EVAL_TIME + 1:
+            raise UserError(f"{option} has {len(data):,} words; evaluation reads {EVAL_BATCH} rows of "
+                            f"{EVAL_TIME} steps, so it needs at least {EVAL_BATCH * EVAL_TIME + 1}")
+
+
+def run(args) -> dict:
+    from .. import io, parallel
+    from ..run import MODELS, Interrupted, Run, WriteFailed
+    from ..trainer import TrainingDiverged, on_terminal
+
+    if args.resume is not None and args.out is not None and absolute(args.out, "--out") != absolute(args.resume,
+                                                                                                 "--resume"):
+        raise UserError("--resume DIR writes to DIR: leave out --out, or give the same directory")
+    try:
+        world = parallel.world()
+    except parallel.MPIUnavailable as e:
+        raise UserError(str(e)) from None
+    _limit_threads(args.threads or (parallel.share_of_cores(world.local_size) if world.size > 1 else None))
+    if args.resume is not None:
+        s, ck, note = resume_settings(args)
+        out = writable_dir(args.resume, "--resume")
+    else:
+        s, ck, note = settings_of(args), None, None
+        out = None if args.out is None else writable_dir(args.out, "--out")
+    if out is not None and world.rank == 0:
+        hold_lock(out, "--resume" if ck is not None else "--out")
+        if ck is None:
+            refuse_to_replace(out)
+    if note is not None and world.rank == 0:
+        print(f"fastrnn train: {note}", file=sys.stderr, flush=True)
+    progress = False if args.no_progress else on_terminal()
+    corpus = load_corpus(s, world, s.get("cache_dir"), progress)
+    what = {"train_file_sha256": "the training file", "valid_file_sha256": "the validation file",
+            "test_file_sha256": "the test file"}
+    changed = sorted((k for k, v in ck.run["corpus"].items() if corpus.key.get(k) != v),
+                     key=lambda k: k not in what) if ck is not None else []
+    if changed:  # (a checkpoint of an older fastrnn holds fewer keys)
+        raise UserError(f"--resume {args.resume}: {what.get(changed[0], 'the training data')} changed since the run "
+                        f"started ({corpus.name} now gives another "
+                        + ("content" if changed[0] in what else "vocabulary or length")
+                        + "): the run's position in it would mean nothing")
+    check_sizes(s, corpus, world)
+    too_large = UserError(f"the model (--wordvec-size {s['wordvec_size']}, --hidden-size {s['hidden_size']}, "
+                          f"vocabulary {len(corpus.words):,}) does not fit in this machine's memory")
+    if 3 * 4 * param_count(s, len(corpus.words)) > _memory():  # params, grads and one more copy, float32
+        raise too_large
+    try:
+        run = Run(s, corpus, out, world, progress)
+    except MemoryError:
+        raise too_large from None
+    except ValueError as e:
+        if "Maximum allowed dimension exceeded" not in str(e):  # NumPy's words for a shape past its index range
+            raise
+        raise too_large from None
+    if ck is not None:
+        try:
+            run.restore(ck)
+        except io.ParamsError as e:
+            raise UserError(f"--resume {args.resume}: {e}") from None
+        if run.finished and run.epoch >= s["epochs"]:
+            run.say(f"the run in {args.resume} is complete ({run.epoch} epochs); --epochs N goes on to epoch N")
+            return {}
+        reached = run.epoch + (run.iteration > 0)
+        if s["epochs"] < reached:
+            raise UserError(f"--epochs {s['epochs']}: the run in {args.resume} has reached epoch {reached} "
+                            f"(iteration {run.iteration}); give --epochs {reached} or more")
+    run.say(f"{'resuming' if ck else 'training'} {MODELS[s['model']]} on {corpus.name} ({len(corpus.train):,} words, "
+            f"vocabulary {len(corpus.words):,}): {s['epochs']} epochs of {run.iters_per_epoch} iterations, batch "
+            f"{s['batch_size']}" + (f" over {world.size} processes ({_threads()} thread"
+                                     f"{'s' if _threads() > 1 else ''} each)" if world.size > 1 else "")
+            + f", {s['time_size']} steps, D={s['wordvec_size']}, H={s['hidden_size']}, lr {run.optimizer.lr:g}, "
+            f"max_grad {s['max_grad']}" + (f", dropout {s['dropout']}" if s["model"] == "better" else "")
+            + (f", adaptive softmax (cutoffs {','.join(map(str, run.model.loss_layer.cutoffs))}, div value "
+               f"{s['div_value']:g})" if s["head"] == "adaptive" else "")
+            + (f"; from epoch {run.epoch + 1}, iteration {run.iteration + 1}" if ck else ""))
+    start = time.perf_counter()
+    try:
+        results = run.train()
+    except Interrupted as e:
+        how = (f"checkpoint written: resume with: fastrnn train --resume {out}" if e.saved else
+               "nothing saved (no --out)")
+        if world.rank == 0:
+            print(f"fastrnn train: interrupted at {e}; {how}", file=sys.stderr, flush=True)
+        raise SystemExit(128 + e.signum) from None
+    except TrainingDiverged as e:
+        raise SystemExit(_fail(world, f"fastrnn train: error: {e}; {run.kept(False)}", 1)) from None
+    except WriteFailed as e:
+        raise SystemExit(error("train", f"{e}; {run.kept()}", 1)) from None
+    seconds = time.perf_counter() - start
+    if world.rank == 0:
+        if out is not None and run.ppl_list:
+            _plot(run.ppl_list, s["eval_interval"], out / "ppl.png")
+        print(f"training time: {seconds:.1f} s" + (f" (last train perplexity {run.ppl_list[-1]:.2f})" if run.ppl_list
+                                                   else ""))
+        for key in ("valid", "test"):
+            if key in results:
+                print(f"{key} perplexity: {results[key]:.2f}")
+        if out is not None:
+            print(f"params: {out / 'params.npz'}")
+    return results
+
+
+def _fail(world, line: str, code: int) -> int:
+    if world.rank == 0:
+        print(line, file=sys.stderr, flush=True)
+    return code
+
+
+def _threads() -> int:
+    import numba
+    return numba.get_num_threads()
+
+
+def _limit_threads(threads: int | None) -> None:
+    if threads is None:
+        return
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    threadpool_limits(threads)
+
+
+def _plot(ppl_list: list, interval: int, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    from ..trainer import _plot
+
+    _plot(np.arange(len(ppl_list)) * interval + 1, ppl_list, "iterations", "training perplexity", None, path,
+          log=True)
