@@ -85,12 +85,17 @@ def make_path(kind: str, where: Path, material, data: bytes, planted: set) -> Pa
 
 @st.composite
 def command_lines(draw):
-    command = draw(st.sampled_from(["train", "train", "train", "eval", "generate", "nothing"]))
+    command = draw(st.sampled_from(["train", "train", "train", "eval", "generate", "score", "nothing"]))
     data = draw(st.binary(max_size=600))
     if command == "train":
         names = draw(st.lists(st.sampled_from(sorted(TRAIN_OPTIONS)), max_size=6, unique=True))
         options = [(name, draw(TRAIN_OPTIONS[name])) for name in names]
         return command, options, data
+    if command == "score":
+        options = [("", draw(PATH_KINDS)), ("", draw(PATH_KINDS))]
+        if draw(st.booleans()):
+            options.append(("--batch-size", draw(INTS)))
+        return command, options + ([("--per-word", "")] if draw(st.booleans()) else []), data
     if command in ("eval", "generate"):
         options = [("", draw(PATH_KINDS))]
         extra = {"eval": {"--model": st.sampled_from(["rnnlm", "simple", "better", "z"]), "--test-file": PATH_KINDS},
@@ -116,7 +121,7 @@ def test_a_generated_command_line(material, line):
         for name, value in options:
             if isinstance(value, Kind):
                 value = make_path(value, where, material, data, planted)
-            argv += [name, str(value)] if name else [str(value)]
+            argv += [name] if value == "" and name == "--per-word" else [name, str(value)] if name else [str(value)]
         run = fastrnn(*argv, check=False, timeout=180)
         output = run.stdout + run.stderr
         FUZZ_STATUSES[run.returncode] = FUZZ_STATUSES.get(run.returncode, 0) + 1

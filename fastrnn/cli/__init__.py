@@ -3,7 +3,8 @@
 ``fastrnn train`` trains a language model on the bundled Penn Treebank or on your
 own text, with checkpoints that resume exactly and, under ``mpiexec``, several
 processes; ``fastrnn eval`` prints the test perplexity of saved params;
-``fastrnn generate`` writes text with them.  A mistake in the input (a bad
+``fastrnn generate`` writes text with them; ``fastrnn score`` gives each line of
+a text its log-probability.  A mistake in the input (a bad
 file, word, size or path) ends a command with one line,
 ``fastrnn <command>: error: ...``, and exit status 2.
 """
@@ -12,10 +13,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import evaluate, generate, train
+from . import evaluate, generate, score, train
 from .options import Parser, UserError, error
 
-COMMANDS = {"train": train, "eval": evaluate, "generate": generate}
+COMMANDS = {"train": train, "eval": evaluate, "generate": generate, "score": score}
 """Each command's module: ``add_parser(subparsers)`` and ``run(args)``."""
 
 
