@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint, io, models, parallel
+from .runlog import RunLog
 from .layers.adaptive import frequency_order
 from .optimizer import SGD
 from .sparse import RowGrad
@@ -120,7 +121,7 @@ class Run:
         self.quiet = world.rank != 0
         self.epoch = self.iteration = self.time_idx = self.done = 0
         self.best_ppl, self.best, self.valid_ppls = math.inf, None, []
-        self.ppl_list, self.total_loss, self.loss_count = [], 0.0, 0
+        self.ppl_list, self.total_loss, self.loss_count, self.norm_sum = [], 0.0, 0, 0.0
         self.finished = False
         self._buffer = None
         self._signal = 0  # a signal received by this process
@@ -128,6 +129,9 @@ class Run:
         self._started = time.time()
         self.saved = None
         """Position (``done``) of the last checkpoint written or resumed from, or None."""
+        self.elapsed_before = 0.0  # seconds of training before this process (a resumed run)
+        self.log, self.log_offset = None, 0
+        self._stats = {}
 
     # -- output ---------------------------------------------------------------
 
@@ -150,6 +154,14 @@ class Run:
                     raise WriteFailed(self.out / name, e) from None
             except OSError as e:
                 raise WriteFailed(self.out / name, e) from None
+
+    @staticmethod
+    def _guard(path: Path, write) -> None:
+        """``write()``, which writes ``path``; a failure a WriteFailed."""
+        try:
+            write()
+        except OSError as e:
+            raise WriteFailed(path, e) from None
 
     def kept(self, resumable: bool = True) -> str:
         """What the output directory holds, in words (with how to go on, when
@@ -268,7 +280,8 @@ class Run:
                             "done": self.done},
                "lr": self.optimizer.lr, "best_ppl": None if math.isinf(self.best_ppl) else self.best_ppl,
                "valid_ppls": self.valid_ppls, "ppl_list": self.ppl_list,
-               "report": {"total_loss": self.total_loss, "loss_count": self.loss_count},
+               "report": {"total_loss": self.total_loss, "loss_count": self.loss_count, "norm_sum": self.norm_sum},
+               "elapsed_s": self.elapsed(), "log_offset": None if self.log is None else self.log.offset(),
                "np_random": [key, pos, has_gauss, gauss], "dropout": [g[1] for g in gathered],
                "finished": self.finished}
         self._write(checkpoint.NAME, lambda: checkpoint.save(self.out, MODELS[self.settings["model"]],
@@ -291,6 +304,8 @@ class Run:
         self.best_ppl = math.inf if run["best_ppl"] is None else run["best_ppl"]
         self.valid_ppls, self.ppl_list = run["valid_ppls"], run["ppl_list"]
         self.total_loss, self.loss_count = run["report"]["total_loss"], run["report"]["loss_count"]
+        self.norm_sum = run["report"].get("norm_sum", 0.0)
+        self.elapsed_before, self.log_offset = run.get("elapsed_s", 0.0), run.get("log_offset") or 0
         self.finished = run["finished"]
         best = sorted((k for k in ck.arrays if k.startswith("best_")), key=lambda k: int(k[5:]))
         self.best = [ck.arrays[k].copy() for k in best] or None
@@ -311,6 +326,9 @@ class Run:
 
     def train(self) -> dict:
         """Train to the end (or to a signal: ``Interrupted``); returns the perplexities."""
+        if self.settings.get("log") and self.world.rank == 0:
+            path = Path(self.settings["log"])
+            self._guard(path, lambda: setattr(self, "log", RunLog(path, self.log_offset)))
         handlers = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             with np.errstate(over="ignore", invalid="ignore"):  # the divergence guard says what went wrong
@@ -336,12 +354,13 @@ class Run:
                 for it in self.report.epoch(range(self.iteration, self.iters_per_epoch), f"epoch {self.epoch + 1}"):
                     bx, bt = self._batch()
                     loss = train_step(self.model, self.optimizer, bx, bt, s["max_grad"], self.done + 1, self._reduce,
-                                      self.weight)
+                                      self.weight, self._stats)
                     self.iteration, self.done = it + 1, self.done + 1
                     if self.world.size == 1:
                         self._stop = self._signal
                     self.total_loss += loss
                     self.loss_count += 1
+                    self.norm_sum += self._stats.get("grad_norm", math.nan)
                     words += s["batch_size"] * s["time_size"]
                     if it % s["eval_interval"] == 0:
                         self._report_line(it, words / (time.perf_counter() - start))
@@ -355,13 +374,28 @@ class Run:
                 self.report.close()
             self._end_of_epoch(better, time.perf_counter() - start)
 
+    def elapsed(self) -> float:
+        """Seconds of training, over every process that took part in the run."""
+        return self.elapsed_before + time.time() - self._started
+
+    def _record(self, event: str, **values) -> None:
+        """A record of the log (when there is one): the event, where the run is, and ``values``."""
+        if self.log is not None:
+            s = self.settings
+            record = {"event": event, "epoch": self.epoch + (event == "train"), "step": self.done,
+                      "words": self.done * s["batch_size"] * s["time_size"], "elapsed_s": round(self.elapsed(), 3),
+                      "lr": self.optimizer.lr, **values}
+            self._guard(self.log.path, lambda: self.log.write(record))
+
     def _report_line(self, it: int, words_per_s: float) -> None:
         ppl = perplexity(self.total_loss / self.loss_count)
+        norm = self.norm_sum / self.loss_count
         self.ppl_list.append(ppl)
-        self.total_loss, self.loss_count = 0.0, 0
+        self.total_loss, self.loss_count, self.norm_sum = 0.0, 0, 0.0
+        self._record("train", iteration=it + 1, train_ppl=ppl, grad_norm=norm, words_per_s=round(words_per_s))
         if not self.quiet:
             self.report.line(f"| epoch {self.epoch + 1} |  iter {it + 1} / {self.iters_per_epoch} | time "
-                             f"{int(time.time() - self._started)}[s] | perplexity {ppl:.2f} | "
+                             f"{int(self.elapsed())}[s] | perplexity {ppl:.2f} | "
                              f"{words_per_s:,.0f} words/s",
                              ppl=f"{ppl:.2f}", words_per_s=f"{words_per_s:,.0f}")
 
@@ -370,6 +404,7 @@ class Run:
         if better:
             ppl = self.evaluate(self.corpus.valid)
             self.valid_ppls.append(ppl)
+            self._record("valid", valid_ppl=ppl)
             self.say(f"epoch {self.epoch}: valid perplexity {ppl:.2f}, lr {self.optimizer.lr:g}, {seconds:.0f} s")
             if ppl < self.best_ppl:
                 self.best_ppl, self.best = ppl, [p.copy() for p in self.model.params]
@@ -392,4 +427,5 @@ class Run:
             results["valid"] = self.evaluate(self.corpus.valid)
         if self.corpus.test is not None:
             results["test"] = self.evaluate(self.corpus.test)
+        self._record("end", **{f"{k}_ppl": v for k, v in results.items()})
         return results

@@ -61,7 +61,7 @@ def remove_duplicate(params: Sequence[np.ndarray], grads: Sequence[np.ndarray]):
 
 
 def train_step(model, optimizer, batch_x, batch_t, max_grad: float | None, iteration: int,
-               reduce: Callable | None = None, share: float = 1.0) -> float:
+               reduce: Callable | None = None, share: float = 1.0, stats: dict | None = None) -> float:
     """One update: forward, backward, tied grads merged, clipping, the optimizer.
 
     A fastrnn language model stepped by a fastrnn optimizer gives its embedding
@@ -71,7 +71,8 @@ def train_step(model, optimizer, batch_x, batch_t, max_grad: float | None, itera
     combines the grads and the loss of data-parallel replicas after the backward
     pass, which scales them by this replica's ``share`` of the batch.  Raises
     ``TrainingDiverged`` (before any param changes) when the loss or the
-    gradient norm is not finite.  Returns the loss.
+    gradient norm is not finite.  Returns the loss (and puts the gradient norm
+    before clipping in ``stats["grad_norm"]``, when given and clipping is on).
     """
     loss = model.forward(batch_x, batch_t)
     if getattr(optimizer, "row_grads", False) and hasattr(model, "sparse_backward"):
@@ -88,6 +89,8 @@ def train_step(model, optimizer, batch_x, batch_t, max_grad: float | None, itera
         norm = clip_grads(grads, max_grad)
         if not math.isfinite(norm):
             raise TrainingDiverged(iteration, f"the gradient norm is {norm}")
+        if stats is not None:
+            stats["grad_norm"] = norm
     optimizer.update(params, grads)
     return loss
 

@@ -41,7 +41,7 @@ TRAIN_OPTIONS = {
     "--cutoffs": st.sampled_from(["2", "3,5", "5,3", "0", "2,2", "a", "100000", "1,2,3,4"]),
     "--div-value": FLOATS, "--vocab-size": INTS, "--min-count": INTS, "--threads": INTS,
     "--train-file": PATH_KINDS, "--valid-file": PATH_KINDS, "--test-file": PATH_KINDS, "--cache-dir": PATH_KINDS,
-    "--out": PATH_KINDS, "--resume": PATH_KINDS,
+    "--out": PATH_KINDS, "--resume": PATH_KINDS, "--log": PATH_KINDS,
 }
 FLAGS = ("--no-progress",)
 
@@ -85,12 +85,15 @@ def make_path(kind: str, where: Path, material, data: bytes, planted: set) -> Pa
 
 @st.composite
 def command_lines(draw):
-    command = draw(st.sampled_from(["train", "train", "train", "eval", "generate", "score", "nothing"]))
+    command = draw(st.sampled_from(["train", "train", "train", "eval", "generate", "score", "plot", "nothing"]))
     data = draw(st.binary(max_size=600))
     if command == "train":
         names = draw(st.lists(st.sampled_from(sorted(TRAIN_OPTIONS)), max_size=6, unique=True))
         options = [(name, draw(TRAIN_OPTIONS[name])) for name in names]
         return command, options, data
+    if command == "plot":
+        return command, [("", draw(PATH_KINDS))] + ([("--x", draw(st.sampled_from(["time", "words", "z"])))]
+                                                    if draw(st.booleans()) else []), data
     if command == "score":
         options = [("", draw(PATH_KINDS)), ("", draw(PATH_KINDS))]
         if draw(st.booleans()):

@@ -4,7 +4,8 @@
 own text, with checkpoints that resume exactly and, under ``mpiexec``, several
 processes; ``fastrnn eval`` prints the test perplexity of saved params;
 ``fastrnn generate`` writes text with them; ``fastrnn score`` gives each line of
-a text its log-probability.  A mistake in the input (a bad
+a text its log-probability; ``fastrnn plot`` draws the perplexities of a run's
+``--log``.  A mistake in the input (a bad
 file, word, size or path) ends a command with one line,
 ``fastrnn <command>: error: ...``, and exit status 2.
 """
@@ -13,10 +14,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import evaluate, generate, score, train
+from . import evaluate, generate, plot, score, train
 from .options import Parser, UserError, error
 
-COMMANDS = {"train": train, "eval": evaluate, "generate": generate, "score": score}
+COMMANDS = {"train": train, "eval": evaluate, "generate": generate, "score": score, "plot": plot}
 """Each command's module: ``add_parser(subparsers)`` and ``run(args)``."""
 
 

@@ -27,7 +27,7 @@ DEFAULTS = {
 
 TRAINING = ("epochs", "batch_size", "time_size", "wordvec_size", "hidden_size", "dropout", "lr", "max_grad",
             "max_iters", "eval_interval", "seed", "checkpoint_every", "head", "cutoffs", "div_value", "train_file",
-            "valid_file", "test_file", "vocab_size", "min_count", "cache_dir")
+            "valid_file", "test_file", "vocab_size", "min_count", "cache_dir", "log")
 """Options that make a run's settings (fixed once it has started, but for RESUMABLE)."""
 
 
@@ -80,6 +80,9 @@ def add_parser(sub) -> None:
     out.add_argument("--checkpoint-every", type=int_at_least(0),
                      help=f"iterations between checkpoints (also at each epoch end; 0: epoch ends only; "
                           f"default {COMMON['checkpoint_every']})")
+    out.add_argument("--log", type=Path, metavar="FILE", help="JSON lines: a record a report line (train "
+                     "perplexity, learning rate, words/s, gradient norm, time) and an evaluation, flushed as written; "
+                     "a resumed run goes on with it")
     out.add_argument("--resume", type=Path, metavar="DIR", help="go on with the run whose --out was DIR, exactly "
                                                                 "where its last checkpoint left it")
     train.add_argument("--threads", type=int_at_least(1), help="threads of each process (default: its share of the "
@@ -98,7 +101,7 @@ def settings_of(args) -> dict:
     """The run's settings: the options given, else the model's defaults."""
     model = args.model or "rnnlm"
     s = dict(DEFAULTS[model], model=model, max_iters=None, train_file=None, valid_file=None, test_file=None,
-             vocab_size=None, min_count=None, cache_dir=None, cutoffs=None, div_value=None)
+             vocab_size=None, min_count=None, cache_dir=None, cutoffs=None, div_value=None, log=None)
     s.update(_given(args))
     if s["head"] != "adaptive" and (s["cutoffs"] is not None or s["div_value"] is not None):
         raise UserError("--cutoffs and --div-value apply to --head adaptive only")
@@ -130,7 +133,7 @@ def resume_settings(args) -> tuple:
         raise UserError(f"--resume {args.resume / checkpoint.NAME}: cannot read it ({e.strerror})") from None
     except io.ParamsError as e:
         raise UserError(f"--resume {e}") from None
-    s = dict({"head": "full", "cutoffs": None, "div_value": None}, **ck.run["settings"])  # older runs: a full head
+    s = dict({"head": "full", "cutoffs": None, "div_value": None, "log": None}, **ck.run["settings"])  # older runs: a full head
     if args.model is not None and args.model != s["model"]:
         raise UserError(f"--resume {args.resume} holds a run of --model {s['model']}, not {args.model}")
     fixed = [k for k in _given(args) if k not in RESUMABLE and _given(args)[k] != s.get(k)]
@@ -226,6 +229,11 @@ def run(args) -> dict:
     else:
         s, ck, note = settings_of(args), None, None
         out = None if args.out is None else writable_dir(args.out, "--out")
+    if s["log"] is not None and world.rank == 0:
+        log = Path(s["log"])
+        if log.is_dir():
+            raise UserError(f"--log {log} is a directory: give a file")
+        writable_dir(log.parent, "--log")
     if out is not None and world.rank == 0:
         hold_lock(out, "--resume" if ck is not None else "--out")
         if ck is None:
