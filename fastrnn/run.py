@@ -1,12 +1,16 @@
 """One training run of ``fastrnn train``: a language model, the book's schedule,
 checkpoints that resume exactly, and data-parallel processes.
 
-The schedule is the book's.  ``simple`` and ``rnnlm`` train all epochs as one
-stream (one time index through every epoch, the hidden state carried on) and
-are evaluated at the end; ``better`` is evaluated on the validation set after
-every epoch (its state reset around the evaluation, its time index restarting
-at the next epoch), keeps the best params, and divides the learning rate by 4
-whenever the validation perplexity stops improving.
+The schedule is the book's by default.  ``simple`` and ``rnnlm`` train all
+epochs as one stream (one time index through every epoch, the hidden state
+carried on) and are evaluated at the end; ``better`` (its time index restarting
+every epoch) follows ``lr_schedule`` "plateau": it is evaluated on the
+validation set after every epoch (its state reset around the evaluation), keeps
+the best params, and divides the learning rate by ``lr_decay`` (4) after
+``patience`` (1) epochs without improvement.  Any model may take any schedule
+("none", "plateau", "step": divide after every epoch) and any optimizer of
+``fastrnn.optimizer`` (its state is checkpointed), with ``weight_decay`` and
+an early stop once the learning rate falls below ``min_lr``.
 
 With several processes (``fastrnn.parallel``), each trains its share of the
 batch rows (their own corpus offsets and hidden states).  One allreduce a step
@@ -29,7 +33,7 @@ import numpy as np
 from . import checkpoint, io, models, parallel
 from .runlog import RunLog
 from .layers.adaptive import frequency_order
-from .optimizer import SGD
+from . import optimizer as optimizers
 from .sparse import RowGrad
 from .trainer import Report, TrainingDiverged, train_step
 from .util import eval_perplexity, perplexity
@@ -37,6 +41,8 @@ from .util import eval_perplexity, perplexity
 MODELS = {"simple": "SimpleRnnlm", "rnnlm": "Rnnlm", "better": "BetterRnnlm"}
 EVAL_BATCH, EVAL_TIME = 10, 35
 """The reference's evaluation batch (eval_perplexity's defaults)."""
+UNITS = {"words": "words", "chars": "characters"}
+"""What a run's tokens are called in its report lines."""
 COUNT_BLOCK = 1 << 24
 """Words counted at a time for the word order of an adaptive head."""
 RELEASE_EVERY = 256
@@ -110,7 +116,9 @@ class Run:
                 layer.rng = np.random.default_rng(np.random.SeedSequence(s["seed"], spawn_key=(world.rank, k)))
         if world.size > 1:  # each process holds one group of the batch's rows (fastrnn._groups)
             self.model.set_groups(1)
-        self.optimizer = SGD(s["lr"])
+        self.optimizer = next(cls for cls in (optimizers.SGD, optimizers.Momentum, optimizers.Nesterov,
+                                              optimizers.AdaGrad, optimizers.RMSprop, optimizers.Adam)
+                              if cls.__name__.lower() == s.get("optimizer", "sgd"))(s["lr"])
         self.rows = parallel.rows(world.rank, world.size, s["batch_size"])
         self.weight = (self.rows.stop - self.rows.start) / s["batch_size"]
         self.xs, self.ts = corpus.train[:-1], corpus.train[1:]
@@ -123,6 +131,8 @@ class Run:
         self.best_ppl, self.best, self.valid_ppls = math.inf, None, []
         self.ppl_list, self.total_loss, self.loss_count, self.norm_sum = [], 0.0, 0, 0.0
         self.finished = False
+        self.bad_epochs = 0  # epochs since the validation perplexity last improved (lr_schedule plateau)
+        self.stopped_early = False
         self._buffer = None
         self._signal = 0  # a signal received by this process
         self._stop = 0  # a signal every process knows of: the run stops at this step
@@ -272,7 +282,9 @@ class Run:
             return
         states = {key: np.concatenate([g[0][key] for g in gathered]) for key in gathered[0][0]}
         key, keys, pos, has_gauss, gauss = np.random.get_state()
-        arrays = {**states, "np_random_keys": keys, **self.model._file_entries()}
+        arrays = {**states, "np_random_keys": keys, **self.model._file_entries(),
+                  **{f"optimizer_{j}_{i}": a for j, slot in enumerate(getattr(self.optimizer, "_state", None) or [])
+                     for i, a in enumerate(slot)}}
         if self.best is not None:
             arrays.update({f"best_{i}": b for i, b in enumerate(self.best)})
         run = {"settings": self.settings, "corpus": self.corpus.key, "processes": self.world.size,
@@ -283,7 +295,8 @@ class Run:
                "report": {"total_loss": self.total_loss, "loss_count": self.loss_count, "norm_sum": self.norm_sum},
                "elapsed_s": self.elapsed(), "log_offset": None if self.log is None else self.log.offset(),
                "np_random": [key, pos, has_gauss, gauss], "dropout": [g[1] for g in gathered],
-               "finished": self.finished}
+               "finished": self.finished, "bad_epochs": self.bad_epochs, "stopped_early": self.stopped_early,
+               "optimizer": {"iter": getattr(self.optimizer, "iter", None)}}
         self._write(checkpoint.NAME, lambda: checkpoint.save(self.out, MODELS[self.settings["model"]],
                                                              self.model.params, self.corpus.words, run, arrays))
         self.saved = self.done
@@ -307,6 +320,15 @@ class Run:
         self.norm_sum = run["report"].get("norm_sum", 0.0)
         self.elapsed_before, self.log_offset = run.get("elapsed_s", 0.0), run.get("log_offset") or 0
         self.finished = run["finished"]
+        self.bad_epochs, self.stopped_early = run.get("bad_epochs", 0), run.get("stopped_early", False)
+        slots = sorted((k for k in ck.arrays if k.startswith("optimizer_")),
+                       key=lambda k: tuple(map(int, k.split("_")[1:])))
+        if slots:
+            count = 1 + max(int(k.split("_")[1]) for k in slots)
+            self.optimizer._state = [[ck.arrays[k].copy() for k in slots if int(k.split("_")[1]) == j]
+                                     for j in range(count)]
+        if run.get("optimizer", {}).get("iter") is not None:
+            self.optimizer.iter = run["optimizer"]["iter"]
         best = sorted((k for k in ck.arrays if k.startswith("best_")), key=lambda k: int(k[5:]))
         self.best = [ck.arrays[k].copy() for k in best] or None
         key, pos, has_gauss, gauss = run["np_random"]
@@ -346,7 +368,7 @@ class Run:
     def _epochs(self) -> None:
         s = self.settings
         better = s["model"] == "better"
-        while self.epoch < s["epochs"]:
+        while self.epoch < s["epochs"] and not self.stopped_early:
             if better and self.iteration == 0:
                 self.time_idx = 0  # the book calls fit once an epoch: its time index restarts
             start, words = time.perf_counter(), 0
@@ -354,7 +376,7 @@ class Run:
                 for it in self.report.epoch(range(self.iteration, self.iters_per_epoch), f"epoch {self.epoch + 1}"):
                     bx, bt = self._batch()
                     loss = train_step(self.model, self.optimizer, bx, bt, s["max_grad"], self.done + 1, self._reduce,
-                                      self.weight, self._stats)
+                                      self.weight, self._stats, s.get("weight_decay", 0.0))
                     self.iteration, self.done = it + 1, self.done + 1
                     if self.world.size == 1:
                         self._stop = self._signal
@@ -372,7 +394,7 @@ class Run:
                         self.checkpoint()
             finally:
                 self.report.close()
-            self._end_of_epoch(better, time.perf_counter() - start)
+            self._end_of_epoch(time.perf_counter() - start)
 
     def elapsed(self) -> float:
         """Seconds of training, over every process that took part in the run."""
@@ -396,23 +418,37 @@ class Run:
         if not self.quiet:
             self.report.line(f"| epoch {self.epoch + 1} |  iter {it + 1} / {self.iters_per_epoch} | time "
                              f"{int(self.elapsed())}[s] | perplexity {ppl:.2f} | "
-                             f"{words_per_s:,.0f} words/s",
+                             f"{words_per_s:,.0f} {UNITS[self.settings.get('tokens', 'words')]}/s",
                              ppl=f"{ppl:.2f}", words_per_s=f"{words_per_s:,.0f}")
 
-    def _end_of_epoch(self, better: bool, seconds: float) -> None:
+    def _end_of_epoch(self, seconds: float) -> None:
+        """The schedule's step (``lr_schedule`` plateau: validate, keep the best
+        params, divide lr after ``patience`` epochs without improvement; step:
+        divide lr), the params file and a checkpoint."""
+        s = self.settings
         self.epoch, self.iteration = self.epoch + 1, 0
-        if better:
+        schedule = s.get("lr_schedule", "plateau" if s["model"] == "better" else "none")
+        decay = s.get("lr_decay", 4.0)
+        if schedule == "plateau":
             ppl = self.evaluate(self.corpus.valid)
             self.valid_ppls.append(ppl)
             self._record("valid", valid_ppl=ppl)
             self.say(f"epoch {self.epoch}: valid perplexity {ppl:.2f}, lr {self.optimizer.lr:g}, {seconds:.0f} s")
             if ppl < self.best_ppl:
-                self.best_ppl, self.best = ppl, [p.copy() for p in self.model.params]
+                self.best_ppl, self.best, self.bad_epochs = ppl, [p.copy() for p in self.model.params], 0
                 self.save_params(self.model.params)
             else:
-                self.optimizer.lr /= 4.0
+                self.bad_epochs += 1
+                if self.bad_epochs >= s.get("patience", 1):
+                    self.optimizer.lr /= decay
+                    self.bad_epochs = 0
         else:
+            if schedule == "step":
+                self.optimizer.lr /= decay
             self.save_params(self.model.params)
+        if self.optimizer.lr < s.get("min_lr", 0.0) and self.epoch < s["epochs"]:
+            self.say(f"epoch {self.epoch}: lr {self.optimizer.lr:g} is below --min-lr {s['min_lr']:g}: stopping early")
+            self.stopped_early = True
         self.checkpoint()
 
     def _finish(self) -> dict:

@@ -61,7 +61,8 @@ def remove_duplicate(params: Sequence[np.ndarray], grads: Sequence[np.ndarray]):
 
 
 def train_step(model, optimizer, batch_x, batch_t, max_grad: float | None, iteration: int,
-               reduce: Callable | None = None, share: float = 1.0, stats: dict | None = None) -> float:
+               reduce: Callable | None = None, share: float = 1.0, stats: dict | None = None,
+               weight_decay: float = 0.0) -> float:
     """One update: forward, backward, tied grads merged, clipping, the optimizer.
 
     A fastrnn language model stepped by a fastrnn optimizer gives its embedding
@@ -71,8 +72,10 @@ def train_step(model, optimizer, batch_x, batch_t, max_grad: float | None, itera
     combines the grads and the loss of data-parallel replicas after the backward
     pass, which scales them by this replica's ``share`` of the batch.  Raises
     ``TrainingDiverged`` (before any param changes) when the loss or the
-    gradient norm is not finite.  Returns the loss (and puts the gradient norm
-    before clipping in ``stats["grad_norm"]``, when given and clipping is on).
+    gradient norm is not finite.  ``weight_decay`` adds that times each param to
+    its gradient after clipping (dense gradients then: every row decays).
+    Returns the loss (and puts the gradient norm before clipping in
+    ``stats["grad_norm"]``, when given and clipping is on).
     """
     loss = model.forward(batch_x, batch_t)
     if getattr(optimizer, "row_grads", False) and hasattr(model, "sparse_backward"):
@@ -91,6 +94,10 @@ def train_step(model, optimizer, batch_x, batch_t, max_grad: float | None, itera
             raise TrainingDiverged(iteration, f"the gradient norm is {norm}")
         if stats is not None:
             stats["grad_norm"] = norm
+    if weight_decay:
+        grads = [g.densify() if isinstance(g, sparse.RowGrad) else g for g in grads]
+        for p, g in zip(params, grads):
+            g += g.dtype.type(weight_decay) * p
     optimizer.update(params, grads)
     return loss
 

@@ -31,7 +31,8 @@ class Kind(str):
     """A kind of path, made into a path when the command line is run."""
 
 
-PATH_KINDS = st.sampled_from(["text", "random", "missing", "dir", "fifo", "empty", "params", "checkpoint_dir"]).map(Kind)
+PATH_KINDS = st.sampled_from(["text", "random", "missing", "dir", "fifo", "empty", "params",
+                             "checkpoint_dir"]).map(Kind)
 TRAIN_OPTIONS = {
     "--model": st.sampled_from(["simple", "rnnlm", "better", "gru", ""]),
     "--epochs": FEW, "--batch-size": INTS, "--time-size": INTS, "--wordvec-size": INTS, "--hidden-size": INTS,

@@ -368,7 +368,7 @@ def test_two_runs_never_share_an_output_directory(corpus, tmp_path):
     assert line == (f"fastrnn train: error: --out {out} holds a run stopped in epoch {p['epoch'] + 1} at iteration "
                     f"{p['iteration']}: go on with it with: fastrnn train --resume {out}, or give another --out")
     fastrnn("train", "--resume", out, "--epochs", p["epoch"] + 1)  # the run goes on, and ends
-    fastrnn("train", *text_args(files, cache), *SMALL, "--epochs", 1, "--max-iters", 3, "--out", out)  # finished: replaced
+    fastrnn("train", *text_args(files, cache), *SMALL, "--epochs", 1, "--max-iters", 3, "--out", out)  # replaces it
 
 
 # -- the defects the issue lists ----------------------------------------------------------------

@@ -79,7 +79,8 @@ def test_bad_log_paths_and_files(corpus, tmp_path):
     files, cache = corpus
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    for path, expected in ((tmp_path, "is a directory: give a file"), (blocker / "log.jsonl", "exists and is not a directory")):
+    for path, expected in ((tmp_path, "is a directory: give a file"),
+                           (blocker / "log.jsonl", "exists and is not a directory")):
         run = fastrnn("train", *text_args(files, cache), *SMALL, "--log", path, check=False)
         assert run.returncode == 2 and expected in run.stderr and len(run.stderr.strip().splitlines()) == 1
     notes = tmp_path / "notes.txt"

@@ -5,7 +5,8 @@ from pathlib import Path
 
 from .files import cache_dir_of, convert_text
 from .options import UserError
-from .saved import build_model, read_params, vocabulary_of
+from .saved import build_model, read_params, vocabulary, vocabulary_of
+from .train import bits
 
 
 def add_parser(sub) -> None:
@@ -21,14 +22,14 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> float:
-    from ..datasets import ptb, text
+    from ..datasets import ptb
     from ..run import EVAL_BATCH, EVAL_TIME
     from ..trainer import on_terminal
     from ..util import eval_perplexity
 
     stored = read_params(args.params)
     kind, model = build_model(stored, args.params, args.model)
-    words = vocabulary_of(stored, args.params)
+    vocabulary_of(stored, args.params)  # (its size checked against the embedding)
     progress = False if args.no_progress else on_terminal()
     test_file = args.test_file or (stored.settings or {}).get("test_file")
     if test_file is None and stored.words is not None and stored.settings and stored.settings.get("train_file"):
@@ -38,15 +39,14 @@ def run(args) -> float:
     if test_file is None:
         corpus, name = ptb.load_data("test")[0], "PTB's test set"
     else:
-        try:
-            vocab = text.Vocabulary(words)
-        except text.CorpusError as e:
-            raise UserError(f"{args.params}: {e}") from None
+        vocab = vocabulary(stored, args.params)
         corpus, name = convert_text(Path(test_file), vocab, cache_dir_of(args.cache_dir), progress,
                                     "--test-file").ids, test_file
     if len(corpus) < EVAL_BATCH * EVAL_TIME + 1:
         raise UserError(f"{name} has {len(corpus):,} words; evaluation needs at least {EVAL_BATCH * EVAL_TIME + 1}")
     model.reset_state()
     ppl = eval_perplexity(model, corpus, EVAL_BATCH, EVAL_TIME, progress=progress)
-    print(f"test perplexity: {ppl:.2f} ({kind}, {args.params}, on {name})")
+    chars = (stored.settings or {}).get("tokens") == "chars"
+    print(f"test perplexity: {ppl:.2f} ({kind}, {args.params}, on {name})"
+          + (f"; bits per character: {bits(ppl):.4f}" if chars else ""))
     return ppl

@@ -103,6 +103,7 @@ def convert_text(path: Path, vocab, cache_dir, progress, option: str):
     except OSError as e:
         raise UserError(f"{option} {path}: {e.strerror or e}") from None
     if done.seconds is not None:
-        print(f"converted {path}: {done.tokens:,} words ({done.unks / done.tokens:.1%} <unk>) in "
+        print(f"converted {path}: {done.tokens:,} {'characters' if vocab.tokens == 'chars' else 'words'} "
+              f"({done.unks / done.tokens:.1%} <unk>) in "
               f"{done.seconds:.1f} s", flush=True)
     return done

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .options import SEED, UserError, int_at_least, non_negative_float, probability
-from .saved import build_model, read_params, vocabulary_of
+from .saved import build_model, read_params, vocabulary
 
 
 def add_parser(sub) -> None:
@@ -37,14 +37,14 @@ PTB_SKIPS = ("N", "$")
 """Words the book's generation script never writes with PTB's vocabulary (and <unk>)."""
 
 
-def _text_of(tokens: list, line_end: str) -> str:
-    """Words separated by spaces, each ``<eos>`` a ``line_end``."""
+def _text_of(tokens: list, line_end: str, space: str = " ") -> str:
+    """Tokens separated by ``space``, each ``<eos>`` a ``line_end``."""
     pieces = []
     for w in tokens:
         if w == "<eos>":
             pieces.append(line_end)
         else:
-            pieces.append(w if not pieces or pieces[-1].endswith("\n") else " " + w)
+            pieces.append(w if not pieces or pieces[-1].endswith("\n") else space + w)
     return "".join(pieces).rstrip("\n")
 
 
@@ -53,10 +53,12 @@ def run(args) -> str:
 
     stored = read_params(args.params)
     _, model = build_model(stored, args.params, args.model, generator=True)
-    words = vocabulary_of(stored, args.params)
-    word_to_id = {w: i for i, w in enumerate(words)}
+    vocab = vocabulary(stored, args.params)
+    words, word_to_id, chars = vocab.words, vocab.word_to_id, vocab.tokens == "chars"
     ptb_words = words == list(ptb.load_data("train")[1])
-    prompt = args.prompt.split() if args.prompt is not None else [args.start]
+    prompt = vocab.split(args.prompt if args.prompt is not None else args.start)
+    if not chars and args.prompt is None:
+        prompt = [args.start]
     option = "--prompt" if args.prompt is not None else "--start"
     if not prompt:
         raise UserError("--prompt holds no words")
@@ -76,7 +78,7 @@ def run(args) -> str:
         model.reset_state()
         ids = model.generate([word_to_id[w] for w in prompt], skip_ids, args.length, temperature=args.temperature,
                              top_k=args.top_k, top_p=args.top_p)
-        texts.append(_text_of([words[i] for i in ids], line_end))
+        texts.append(_text_of([words[i] for i in ids], line_end, "" if chars else " "))
     text = "\n\n".join(texts)
     print(text)
     return text

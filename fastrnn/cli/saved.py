@@ -110,3 +110,14 @@ def vocabulary_of(stored, path: Path) -> list:
     if V != len(word_to_id):
         raise UserError(f"{path} carries no vocabulary and its {V} words are not PTB's {len(word_to_id)}")
     return list(word_to_id)
+
+
+def vocabulary(stored, path: Path):
+    """The params' vocabulary as a ``fastrnn.datasets.text.Vocabulary`` split as
+    its training text was (words, or characters: the settings' ``tokens``)."""
+    from ..datasets import text
+
+    try:
+        return text.Vocabulary(vocabulary_of(stored, path), (stored.settings or {}).get("tokens", "words"))
+    except text.CorpusError as e:
+        raise UserError(f"{path}: {e}") from None

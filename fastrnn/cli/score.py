@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from .options import UserError, int_at_least
-from .saved import build_model, read_params, vocabulary_of
+from .saved import build_model, read_params, vocabulary
 
 BLOCK = 4096
 """Lines read, scored and written at a time (memory stays bounded for any file)."""
@@ -57,8 +57,8 @@ def run(args) -> float:
 
     stored = read_params(args.params)
     _, model = build_model(stored, args.params, args.model)
-    words = vocabulary_of(stored, args.params)
-    word_to_id = {w: i for i, w in enumerate(words)}
+    vocab = vocabulary(stored, args.params)
+    words, word_to_id = vocab.words, vocab.word_to_id
     if "<eos>" not in word_to_id or "<unk>" not in word_to_id:
         raise UserError(f"{args.params}: its vocabulary lacks <eos> or <unk>, which scoring a line needs")
     eos, unk = word_to_id["<eos>"], word_to_id["<unk>"]
@@ -67,11 +67,12 @@ def run(args) -> float:
 
     def flush():
         nonlocal total, tokens, count
-        ids = [np.array([word_to_id.get(w, unk) for w in line.split()], np.int64) for line in block]
+        ids = [np.array([word_to_id.get(w, unk) for w in vocab.split(line)], np.int64) for line in block]
         for line, token_ids, logp in zip(block, ids, line_log_probs(model, ids, eos, args.batch_size)):
             s = float(logp.sum())
             total, tokens, count = total + s, tokens + logp.size, count + 1
-            shown = (" ".join(f"{words[i]}={p:.4f}" for i, p in zip([*token_ids, eos], logp)) if args.per_word
+            shown = (" ".join(f"{words[i]!r}={p:.4f}" if vocab.tokens == "chars" and words[i] != "<eos>" else
+                              f"{words[i]}={p:.4f}" for i, p in zip([*token_ids, eos], logp)) if args.per_word
                      else line)
             print(f"{s:.4f}\t{_perplexity(-s / logp.size):.2f}\t{logp.size}\t{shown}")
         block.clear()

@@ -2,6 +2,7 @@
 and the run itself (``fastrnn.run.Run``) with its messages."""
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -10,29 +11,36 @@ from pathlib import Path
 import numpy as np
 
 from .files import absolute, cache_dir_of, convert_text, hold_lock, refuse_to_replace, writable_dir
-from .options import SEED, UserError, above_one, cutoffs, error, fraction, int_at_least, positive_float
+from .options import (SEED, UserError, above_one, cutoffs, error, fraction, int_at_least, non_negative_float,
+                      positive_float)
 
 COMMON = dict(batch_size=20, time_size=35, max_grad=0.25, eval_interval=20, seed=0, checkpoint_every=500,
-              head="full")
+              head="full", optimizer="sgd", weight_decay=0.0, lr_decay=4.0, patience=1, min_lr=0.0)
 
 
 DEFAULTS = {
     # the book's lr 20 diverges for the vanilla RNN on full PTB; 5 learns
-    "simple": dict(COMMON, epochs=4, wordvec_size=100, hidden_size=100, lr=5.0, dropout=None),
-    "rnnlm": dict(COMMON, epochs=4, wordvec_size=100, hidden_size=100, lr=20.0, dropout=None),
-    "better": dict(COMMON, epochs=40, wordvec_size=650, hidden_size=650, lr=20.0, dropout=0.5),
+    "simple": dict(COMMON, epochs=4, wordvec_size=100, hidden_size=100, lr=5.0, dropout=None, lr_schedule="none"),
+    "rnnlm": dict(COMMON, epochs=4, wordvec_size=100, hidden_size=100, lr=20.0, dropout=None, lr_schedule="none"),
+    "better": dict(COMMON, epochs=40, wordvec_size=650, hidden_size=650, lr=20.0, dropout=0.5,
+                   lr_schedule="plateau"),
 }
 """Per-model defaults: the book's chapter-5 and chapter-6 settings."""
 
 
 TRAINING = ("epochs", "batch_size", "time_size", "wordvec_size", "hidden_size", "dropout", "lr", "max_grad",
             "max_iters", "eval_interval", "seed", "checkpoint_every", "head", "cutoffs", "div_value", "train_file",
-            "valid_file", "test_file", "vocab_size", "min_count", "cache_dir", "log")
+            "valid_file", "test_file", "vocab_size", "min_count", "cache_dir", "log", "tokens", "optimizer",
+            "weight_decay", "lr_schedule", "lr_decay", "patience", "min_lr")
 """Options that make a run's settings (fixed once it has started, but for RESUMABLE)."""
 
 
 RESUMABLE = ("epochs", "cache_dir")
 """Settings a resumed run may change."""
+
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+"""--optimizer: the classes of fastrnn.optimizer (their names in lower case), at their defaults but for lr."""
 
 
 def add_parser(sub) -> None:
@@ -52,11 +60,24 @@ def add_parser(sub) -> None:
     train.add_argument("--wordvec-size", type=int_at_least(1))
     train.add_argument("--hidden-size", type=int_at_least(1))
     train.add_argument("--dropout", type=fraction, help="dropout ratio (better only)")
-    train.add_argument("--lr", type=positive_float, help="SGD learning rate")
+    train.add_argument("--lr", type=positive_float, help="learning rate")
     train.add_argument("--max-grad", type=positive_float, help="clip the global gradient norm to this")
     train.add_argument("--max-iters", type=int_at_least(1), help="cap on the iterations of each epoch")
     train.add_argument("--eval-interval", type=int_at_least(1), help="iterations between report lines")
     train.add_argument("--seed", type=SEED, help="seed of the weight initialisation and dropout masks")
+    opt = train.add_argument_group("optimizer and learning-rate schedule")
+    opt.add_argument("--optimizer", choices=OPTIMIZERS, help="the update (default sgd, the book's)")
+    opt.add_argument("--weight-decay", type=non_negative_float, help="adds W x param to each gradient after "
+                                                                     "clipping (L2; default 0)")
+    opt.add_argument("--lr-schedule", choices=["none", "plateau", "step"],
+                     help="none: a constant lr (simple, rnnlm); plateau: validate after every epoch, keep the best "
+                          "params, and divide lr by --lr-decay after --patience epochs without improvement (better); "
+                          "step: divide lr by --lr-decay after every epoch")
+    opt.add_argument("--lr-decay", type=above_one, help="what lr is divided by (default 4)")
+    opt.add_argument("--patience", type=int_at_least(1), help="plateau: epochs without improvement before lr drops "
+                                                                "(default 1)")
+    opt.add_argument("--min-lr", type=non_negative_float, help="stop early once lr falls below this (default 0: "
+                                                               "never)")
     head = train.add_argument_group("output layer")
     head.add_argument("--head", choices=["full", "adaptive"], help="full: the reference's softmax over every word "
                       "(the default); adaptive: an adaptive softmax, whose cost does not grow with the vocabulary")
@@ -66,7 +87,10 @@ def add_parser(sub) -> None:
     head.add_argument("--div-value", type=above_one, help="--head adaptive: cluster i projects to "
                                                            "hidden-size / div-value**(i+1) units (default 4)")
     data = train.add_argument_group("your own text (default: the bundled Penn Treebank)")
-    data.add_argument("--train-file", type=Path, help="UTF-8 text: words split at whitespace, each line end an <eos>")
+    data.add_argument("--train-file", type=Path, help="UTF-8 text: words split at whitespace (or characters, "
+                                                      "--tokens chars), each line end an <eos>")
+    data.add_argument("--tokens", choices=["words", "chars"], help="words (the default) or characters: every "
+                      "character a token (spaces too), perplexity per character and bits per character")
     data.add_argument("--valid-file", type=Path, help="validation text (needed by --model better)")
     data.add_argument("--test-file", type=Path, help="test text")
     data.add_argument("--vocab-size", type=int_at_least(2),
@@ -101,7 +125,8 @@ def settings_of(args) -> dict:
     """The run's settings: the options given, else the model's defaults."""
     model = args.model or "rnnlm"
     s = dict(DEFAULTS[model], model=model, max_iters=None, train_file=None, valid_file=None, test_file=None,
-             vocab_size=None, min_count=None, cache_dir=None, cutoffs=None, div_value=None, log=None)
+             vocab_size=None, min_count=None, cache_dir=None, cutoffs=None, div_value=None, log=None,
+             tokens="words")
     s.update(_given(args))
     if s["head"] != "adaptive" and (s["cutoffs"] is not None or s["div_value"] is not None):
         raise UserError("--cutoffs and --div-value apply to --head adaptive only")
@@ -113,8 +138,11 @@ def settings_of(args) -> dict:
         raise UserError(f"--dropout applies to --model better only, not {model}")
     if s["train_file"] is None and any(s[k] is not None for k in ("valid_file", "test_file", "vocab_size", "min_count")):
         raise UserError("--valid-file, --test-file, --vocab-size and --min-count need --train-file")
-    if model == "better" and s["train_file"] is not None and s["valid_file"] is None:
-        raise UserError("--model better needs --valid-file: its learning rate follows the validation perplexity")
+    if s["train_file"] is None and s["tokens"] == "chars":
+        raise UserError("--tokens chars needs --train-file (the bundled Penn Treebank is words)")
+    if s["lr_schedule"] == "plateau" and s["train_file"] is not None and s["valid_file"] is None:
+        raise UserError(("--model better" if args.lr_schedule is None else "--lr-schedule plateau")
+                        + " needs --valid-file: its learning rate follows the validation perplexity")
     return s
 
 
@@ -133,7 +161,10 @@ def resume_settings(args) -> tuple:
         raise UserError(f"--resume {args.resume / checkpoint.NAME}: cannot read it ({e.strerror})") from None
     except io.ParamsError as e:
         raise UserError(f"--resume {e}") from None
-    s = dict({"head": "full", "cutoffs": None, "div_value": None, "log": None}, **ck.run["settings"])  # older runs: a full head
+    old = ck.run["settings"]  # a checkpoint of an older fastrnn: the settings it then had
+    s = dict({"head": "full", "cutoffs": None, "div_value": None, "log": None, "tokens": "words", "optimizer": "sgd",
+              "weight_decay": 0.0, "lr_decay": 4.0, "patience": 1, "min_lr": 0.0,
+              "lr_schedule": "plateau" if old.get("model") == "better" else "none"}, **old)  # older runs: a full head
     if args.model is not None and args.model != s["model"]:
         raise UserError(f"--resume {args.resume} holds a run of --model {s['model']}, not {args.model}")
     fixed = [k for k in _given(args) if k not in RESUMABLE and _given(args)[k] != s.get(k)]
@@ -157,7 +188,8 @@ def load_corpus(s: dict, world, cache_dir, progress):
         world.barrier()  # rank 0 converts; the others then find the files in the cache
     progress = progress and world.rank == 0
     try:
-        vocab = text.build_vocabulary(s["train_file"], s["vocab_size"], s["min_count"] or 1, cache_dir, progress)
+        vocab = text.build_vocabulary(s["train_file"], s["vocab_size"], s["min_count"] or 1, cache_dir, progress,
+                                      s["tokens"])
     except text.CacheError as e:
         raise UserError(str(e)) from None
     except text.CorpusError as e:
@@ -276,7 +308,8 @@ def run(args) -> dict:
         if s["epochs"] < reached:
             raise UserError(f"--epochs {s['epochs']}: the run in {args.resume} has reached epoch {reached} "
                             f"(iteration {run.iteration}); give --epochs {reached} or more")
-    run.say(f"{'resuming' if ck else 'training'} {MODELS[s['model']]} on {corpus.name} ({len(corpus.train):,} words, "
+    unit = "characters" if s["tokens"] == "chars" else "words"
+    run.say(f"{'resuming' if ck else 'training'} {MODELS[s['model']]} on {corpus.name} ({len(corpus.train):,} {unit}, "
             f"vocabulary {len(corpus.words):,}): {s['epochs']} epochs of {run.iters_per_epoch} iterations, batch "
             f"{s['batch_size']}" + (f" over {world.size} processes ({_threads()} thread"
                                      f"{'s' if _threads() > 1 else ''} each)" if world.size > 1 else "")
@@ -306,10 +339,16 @@ def run(args) -> dict:
                                                    else ""))
         for key in ("valid", "test"):
             if key in results:
-                print(f"{key} perplexity: {results[key]:.2f}")
+                print(f"{key} perplexity: {results[key]:.2f}" + (f" (bits per character: {bits(results[key]):.4f})"
+                                                                 if s["tokens"] == "chars" else ""))
         if out is not None:
             print(f"params: {out / 'params.npz'}")
     return results
+
+
+def bits(ppl: float) -> float:
+    """Bits per token of a perplexity."""
+    return math.log2(ppl) if ppl > 0 else math.nan
 
 
 def _fail(world, line: str, code: int) -> int:

@@ -171,15 +171,26 @@ def _text_chunks(path: str, digest, progress):
             bar.close()
 
 
-def _tokens(text: str) -> list:
-    """Words of whole lines, each line end an ``<eos>``."""
+TOKENS = ("words", "chars")
+"""How text becomes tokens: words split at whitespace, or every character (a
+line end, and a carriage return before it, being one ``<eos>`` either way)."""
+
+
+def _tokens(text: str, tokens: str = "words") -> list:
+    """Tokens of whole lines, each line end an ``<eos>``."""
+    if tokens == "chars":
+        return [EOS if c == "\n" else c for c in text.replace("\r\n", "\n")]
     return text.replace("\n", f" {EOS} ").split()
 
 
 class Vocabulary:
-    """Words in id order: ``word_to_id``, ``id_to_word``, ``unk_id``, ``checksum``."""
+    """Tokens in id order (``tokens``: "words" or "chars", see ``TOKENS``):
+    ``word_to_id``, ``id_to_word``, ``unk_id``, ``checksum``."""
 
-    def __init__(self, words):
+    def __init__(self, words, tokens: str = "words"):
+        if tokens not in TOKENS:
+            raise CorpusError(f"tokens must be one of {', '.join(TOKENS)}, got {tokens!r}")
+        self.tokens = tokens
         self.words = list(words)
         self.word_to_id = {w: i for i, w in enumerate(self.words)}
         if len(self.word_to_id) != len(self.words):
@@ -188,7 +199,8 @@ class Vocabulary:
             raise CorpusError(f"a vocabulary must hold {UNK}")
         self.id_to_word = dict(enumerate(self.words))
         self.unk_id = self.word_to_id[UNK]
-        self.checksum = hashlib.sha256("\n".join(self.words).encode()).hexdigest()
+        prefix = "" if tokens == "words" else f"{tokens}\n"  # a word vocabulary's checksum as before
+        self.checksum = hashlib.sha256((prefix + "\n".join(self.words)).encode()).hexdigest()
         self.dtype = np.dtype(np.uint16 if len(self.words) <= 1 << 16 else np.uint32)
 
     def __len__(self) -> int:
@@ -197,6 +209,10 @@ class Vocabulary:
     def ids(self, tokens: list) -> np.ndarray:
         """The ids of ``tokens`` (``<unk>``'s for unknown words), of dtype ``self.dtype``."""
         return np.fromiter(map(self.word_to_id.get, tokens, repeat(self.unk_id)), self.dtype, len(tokens))
+
+    def split(self, text: str) -> list:
+        """The tokens of ``text`` as this vocabulary's training text was split."""
+        return _tokens(text, self.tokens)
 
 
 def _choose(counts: Counter, vocab_size: int | None, min_count: int) -> list:
@@ -221,21 +237,25 @@ def check_settings(vocab_size, min_count) -> None:
 
 
 def build_vocabulary(train_file, vocab_size: int | None = None, min_count: int = 1, cache_dir=None,
-                     progress: bool | None = None) -> Vocabulary:
-    """The vocabulary of ``train_file`` (see the module's text), read from the cache
-    when the file is unchanged since it was built."""
+                     progress: bool | None = None, tokens: str = "words") -> Vocabulary:
+    """The vocabulary of ``train_file`` (see the module's text) split into
+    ``tokens``, read from the cache when the file is unchanged since it was built."""
     check_settings(vocab_size, min_count)
+    if tokens not in TOKENS:
+        raise CorpusError(f"tokens must be one of {', '.join(TOKENS)}, got {tokens!r}")
     source = Source.of(train_file)
-    path = cache_root(cache_dir) / "vocab" / f"{_short(Path(source.path).name)}-{_key(source.path, vocab_size, min_count)}.json"
+    key = _key(source.path, vocab_size, min_count) if tokens == "words" else _key(source.path, vocab_size, min_count,
+                                                                                   tokens)
+    path = cache_root(cache_dir) / "vocab" / f"{_short(Path(source.path).name)}-{key}.json"
     recorded = _read_json(path)
     if recorded and recorded.get("format") == FORMAT and source.unchanged(recorded["source"]):
-        return Vocabulary(recorded["words"])
+        return Vocabulary(recorded["words"], tokens)
     counts, digest = Counter(), hashlib.sha256()
     for text in _text_chunks(source.path, digest, _progress(progress)):
-        counts.update(_tokens(text))
+        counts.update(_tokens(text, tokens))
     if not counts:
         raise CorpusError(f"{train_file} holds no words")
-    vocab = Vocabulary(_choose(counts, vocab_size, min_count))
+    vocab = Vocabulary(_choose(counts, vocab_size, min_count), tokens)
     if len(vocab) < 2:
         raise CorpusError(f"{train_file} gives a vocabulary of {len(vocab)} word: at least 2 are needed")
     _write_json(path, {"format": FORMAT, "source": vars(Source(source.path, source.size, source.mtime_ns,
@@ -292,7 +312,7 @@ def _convert(source: Source, vocab: Vocabulary, ids_path: Path, meta_path: Path,
     def write(f):
         nonlocal tokens, unks
         for text in _text_chunks(source.path, digest, progress):
-            ids = vocab.ids(_tokens(text))
+            ids = vocab.ids(vocab.split(text))
             tokens += ids.size
             unks += int(np.count_nonzero(ids == vocab.unk_id))
             f.write(ids.tobytes())
