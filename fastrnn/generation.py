@@ -5,7 +5,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .models import BetterRnnlm, Rnnlm
+from .models import BetterRnnlm, Rnnlm, RnnLanguageModel
 
 
 def next_distribution(scores: np.ndarray, temperature: float = 1.0, top_k: int | None = None,
@@ -101,12 +101,12 @@ class _Generator:
         return word_ids
 
     def get_state(self) -> list:
-        """The (h, c) state of each LSTM layer."""
-        return [(layer.h, layer.c) for layer in self._lstms()]
+        """The state of each recurrent layer: (h, c) of an LSTM, (h,) of an RNN or a GRU."""
+        return [(layer.h, layer.c) if hasattr(layer, "c") else (layer.h,) for layer in self._lstms()]
 
     def set_state(self, state: list) -> None:
-        for layer, (h, c) in zip(self._lstms(), state):
-            layer.set_state(h, c)
+        for layer, states in zip(self._lstms(), state):
+            layer.set_state(*states)
 
 
 class RnnlmGen(_Generator, Rnnlm):
@@ -125,3 +125,12 @@ class BetterRnnlmGen(_Generator, BetterRnnlm):
 
     def _lstms(self) -> list:
         return self.lstm_layers
+
+
+class RnnLanguageModelGen(_Generator, RnnLanguageModel):
+    """``RnnLanguageModel`` that writes text (dropout off)."""
+
+    PARAMS_NAME = "RnnLanguageModel"
+
+    def _lstms(self) -> list:
+        return self.recurrent_layers

@@ -17,7 +17,8 @@ from .layers.adaptive import (TimeAdaptiveSoftmaxWithLoss, adaptive_params, chec
                               default_cutoffs, tail_widths)
 from .layers.affine import stacked_params
 from .layers.head import AffineSoftmaxLoss
-from .time_layers import TimeAffine, TimeDropout, TimeEmbedding, TimeLSTM, TimeRNN, TimeSoftmaxWithLoss
+from .time_layers import (TimeAffine, TimeDropout, TimeEmbedding, TimeGRU, TimeLSTM, TimeRNN,
+                          TimeSoftmaxWithLoss)
 
 HEADS = ("full", "adaptive")
 CHUNK = 1 << 20
@@ -243,42 +244,61 @@ class Rnnlm(LanguageModel):
         self.lstm_layer.reset_state()
 
 
-class BetterRnnlm(LanguageModel):
-    """Two stateful TimeLSTM layers with dropout, output weight tied to the embedding.
+CELLS = ("rnn", "lstm", "gru")
+"""The recurrent layers a language model may stack (``RnnLanguageModel``)."""
 
-    TimeEmbedding -> TimeDropout -> TimeLSTM -> TimeDropout -> TimeLSTM ->
-    TimeDropout -> TimeAffine(embed_W.T) -> TimeSoftmaxWithLoss.  Weight tying
-    needs ``wordvec_size == hidden_size``; ``params`` holds ``embed_W`` and its
-    transposed view, which ``remove_duplicate`` merges.
 
-    With ``head="adaptive"`` the last two are a TimeAdaptiveSoftmaxWithLoss whose
-    shortlist is tied to the embedding (its words' columns are their embedding
-    rows; ``params`` holds ``embed_W`` a second time for it), while the clusters'
-    columns of the head and the clusters' own weights are untied.
+def _cell_params(cell: str, D: int, H: int) -> tuple:
+    """Wx (D, gH), Wh (H, gH), b (gH,) of a cell with g gates (RNN 1, GRU 3, LSTM 4),
+    at the reference's scales (float32)."""
+    g = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
+    rn = np.random.randn
+    return (rn(D, g * H) / np.sqrt(D)).astype("f"), (rn(H, g * H) / np.sqrt(H)).astype("f"), np.zeros(g * H, "f")
+
+
+class RnnLanguageModel(LanguageModel):
+    """A stack of any cells: TimeEmbedding -> (TimeRNN | TimeLSTM | TimeGRU, stateful)
+    x ``layers`` -> the head, with TimeDropout after the embedding and after each
+    recurrent layer when ``dropout_ratio`` is given, and the output weight tied to
+    the embedding when ``tied`` (``wordvec_size == hidden_size``).
+
+    Its params are drawn in the presets' order, so ``SimpleRnnlm``, ``Rnnlm`` and
+    ``BetterRnnlm`` are this model, bit for bit, with ``cell="rnn"``; ``"lstm"``;
+    and ``"lstm", layers=2, tied=True, dropout_ratio=0.5``.
     """
 
-    def __init__(self, vocab_size: int = 10000, wordvec_size: int = 650, hidden_size: int = 650,
-                 dropout_ratio: float = 0.5, *, head: str = "full", cutoffs=None, div_value: float = 4.0,
-                 order=None):
+    def __init__(self, vocab_size: int, wordvec_size: int, hidden_size: int, *, cell: str = "lstm",
+                 layers: int = 1, tied: bool = False, dropout_ratio: float | None = None, head: str = "full",
+                 cutoffs=None, div_value: float = 4.0, order=None):
         V, D, H = vocab_size, wordvec_size, hidden_size
-        if D != H:
-            raise ValueError(f"BetterRnnlm ties the output weight to the embedding: wordvec_size ({D}) "
-                             f"must equal hidden_size ({H})")
+        if cell not in CELLS:
+            raise ValueError(f"cell must be one of {', '.join(map(repr, CELLS))}, got {cell!r}")
+        layers = v.positive_int(layers, "layers")
+        if tied and D != H:
+            raise ValueError(f"tied=True ties the output weight to the embedding: wordvec_size ({D}) must equal "
+                             f"hidden_size ({H})")
+        if dropout_ratio is not None:
+            dropout_ratio = v.fraction(dropout_ratio, "dropout_ratio")
         settings = head_settings(V, H, head, cutoffs, div_value, order)
+        self.cell, self.num_layers, self.tied, self.dropout_ratio = cell, layers, bool(tied), dropout_ratio
         embed_W = scaled_randn((V, D), 100)
-        lstm1 = _lstm_params(D, H)
-        lstm2 = _lstm_params(H, H)
-        body = [
-            TimeEmbedding(embed_W),
-            TimeDropout(dropout_ratio),
-            TimeLSTM(*lstm1, stateful=True),
-            TimeDropout(dropout_ratio),
-            TimeLSTM(*lstm2, stateful=True),
-            TimeDropout(dropout_ratio),
-        ]
-        self.set_head(body, V, H, settings, tied=embed_W)
-        self.lstm_layers = [self.layers[2], self.layers[4]]
-        self.drop_layers = [self.layers[1], self.layers[3], self.layers[5]]
+        cells = [_cell_params(cell, D if k == 0 else H, H) for k in range(layers)]
+        time_cell = {"rnn": TimeRNN, "lstm": TimeLSTM, "gru": TimeGRU}[cell]
+        drop = (lambda: [TimeDropout(dropout_ratio)]) if dropout_ratio is not None else list
+        body = [TimeEmbedding(embed_W), *drop()]
+        for params in cells:
+            body += [time_cell(*params, stateful=True), *drop()]
+        self.set_head(body, V, H, settings, tied=embed_W if tied else None)
+        self.recurrent_layers = [layer for layer in self.layers if isinstance(layer, time_cell)]
+        self.drop_layers = [layer for layer in self.layers if isinstance(layer, TimeDropout)]
+
+    def structure(self) -> dict:
+        """Its cell, layers, tying and dropout, which its params files carry."""
+        return {"cell": self.cell, "layers": self.num_layers, "tied": self.tied, "dropout": self.dropout_ratio}
+
+    def _file_entries(self) -> dict:
+        text = json.dumps(self.structure())
+        return {**super()._file_entries(), "structure": np.frombuffer(text.encode(), np.uint8)}
 
     def predict(self, xs: np.ndarray, train_flg: bool = False) -> np.ndarray:
         """xs (N, T) word ids -> scores (N, T, V) (log-probabilities with an adaptive
@@ -295,5 +315,33 @@ class BetterRnnlm(LanguageModel):
         return self._loss(xs, ts)
 
     def reset_state(self) -> None:
-        for layer in self.lstm_layers:
+        for layer in self.recurrent_layers:
             layer.reset_state()
+
+
+class BetterRnnlm(RnnLanguageModel):
+    """Two stateful TimeLSTM layers with dropout, output weight tied to the embedding.
+
+    TimeEmbedding -> TimeDropout -> TimeLSTM -> TimeDropout -> TimeLSTM ->
+    TimeDropout -> TimeAffine(embed_W.T) -> TimeSoftmaxWithLoss.  Weight tying
+    needs ``wordvec_size == hidden_size``; ``params`` holds ``embed_W`` and its
+    transposed view, which ``remove_duplicate`` merges.
+
+    With ``head="adaptive"`` the last two are a TimeAdaptiveSoftmaxWithLoss whose
+    shortlist is tied to the embedding (its words' columns are their embedding
+    rows; ``params`` holds ``embed_W`` a second time for it), while the clusters'
+    columns of the head and the clusters' own weights are untied.
+    """
+
+    def __init__(self, vocab_size: int = 10000, wordvec_size: int = 650, hidden_size: int = 650,
+                 dropout_ratio: float = 0.5, *, head: str = "full", cutoffs=None, div_value: float = 4.0,
+                 order=None):
+        if wordvec_size != hidden_size:
+            raise ValueError(f"BetterRnnlm ties the output weight to the embedding: wordvec_size ({wordvec_size}) "
+                             f"must equal hidden_size ({hidden_size})")
+        super().__init__(vocab_size, wordvec_size, hidden_size, cell="lstm", layers=2, tied=True,
+                         dropout_ratio=dropout_ratio, head=head, cutoffs=cutoffs, div_value=div_value, order=order)
+        self.lstm_layers = self.recurrent_layers
+
+    def _file_entries(self) -> dict:
+        return LanguageModel._file_entries(self)

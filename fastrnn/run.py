@@ -98,6 +98,24 @@ def release_pages(corpus: np.ndarray) -> None:
         mm.madvise(mmap.MADV_DONTNEED)
 
 
+PRESETS = {"simple": ("rnn", 1, False), "rnnlm": ("lstm", 1, False), "better": ("lstm", 2, True)}
+"""The cell, layers and tying of each ``--model``, built by its own class."""
+
+
+def build(s: dict, V: int, head: dict):
+    """The model of settings ``s``: the preset's class (SimpleRnnlm, Rnnlm,
+    BetterRnnlm) when the structure is the preset's, else an RnnLanguageModel
+    (the same draws: the same bits where both could be built)."""
+    structure = (s.get("cell"), s.get("layers"), s.get("tied"))
+    preset = PRESETS[s["model"]]
+    if (structure == preset or structure == (None, None, None)) and (s["dropout"] is None) == (s["model"] != "better"):
+        cls = getattr(models, MODELS[s["model"]])
+        return cls(V, s["wordvec_size"], s["hidden_size"], *([s["dropout"]] if s["model"] == "better" else []), **head)
+    cell, layers, tied = structure
+    return models.RnnLanguageModel(V, s["wordvec_size"], s["hidden_size"], cell=cell, layers=layers, tied=tied,
+                                   dropout_ratio=s["dropout"], **head)
+
+
 class Run:
     """A training run: ``settings`` (a dict, see ``fastrnn.cli``), ``corpus``, the
     output directory ``out`` (None: nothing written) and the processes ``world``."""
@@ -106,11 +124,9 @@ class Run:
         self.settings, self.corpus, self.out, self.world = settings, corpus, out, world
         s = settings
         np.random.seed(s["seed"])
-        cls = getattr(models, MODELS[s["model"]])
-        extra = [s["dropout"]] if s["model"] == "better" else []
         head = ({"head": "adaptive", "cutoffs": s["cutoffs"], "div_value": s["div_value"],
                  "order": corpus.word_order()} if s["head"] == "adaptive" else {})
-        self.model = cls(len(corpus.words), s["wordvec_size"], s["hidden_size"], *extra, **head)
+        self.model = build(s, len(corpus.words), head)
         if world.rank > 0:  # each process its own reproducible dropout masks
             for k, layer in enumerate(getattr(self.model, "drop_layers", [])):
                 layer.rng = np.random.default_rng(np.random.SeedSequence(s["seed"], spawn_key=(world.rank, k)))
@@ -194,7 +210,7 @@ class Run:
         self._check_finite()
         if self.world.rank == 0 and self.out is not None:
             self._write("params.npz", lambda: io.save_params(
-                self._path("params.npz"), params, MODELS[self.settings["model"]], self.corpus.words, self.settings,
+                self._path("params.npz"), params, self.model._params_name, self.corpus.words, self.settings,
                 self.model._file_entries()))
 
     # -- one step -----------------------------------------------------------
@@ -297,7 +313,7 @@ class Run:
                "np_random": [key, pos, has_gauss, gauss], "dropout": [g[1] for g in gathered],
                "finished": self.finished, "bad_epochs": self.bad_epochs, "stopped_early": self.stopped_early,
                "optimizer": {"iter": getattr(self.optimizer, "iter", None)}}
-        self._write(checkpoint.NAME, lambda: checkpoint.save(self.out, MODELS[self.settings["model"]],
+        self._write(checkpoint.NAME, lambda: checkpoint.save(self.out, self.model._params_name,
                                                              self.model.params, self.corpus.words, run, arrays))
         self.saved = self.done
 

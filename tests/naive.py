@@ -180,7 +180,7 @@ def gru_backward(xs, Wx, Wh, b, h0, dhs):
 
 def language_model_loss(embed_W, cells, affine_W, affine_b, xs, ts, states=None, masks=None, head=None):
     """Mean cross-entropy of a language model (float64): embedding, then each
-    cell ``("rnn" | "lstm", Wx, Wh, b)`` in turn, then the affine map (or
+    cell ``("rnn" | "lstm" | "gru", Wx, Wh, b)`` in turn, then the affine map (or
     ``head(hs (N*T, H), ts)``, an output layer's loss, when given).
 
     ``states`` gives each cell's initial state (h0, or (h0, c0) for an LSTM;
@@ -197,9 +197,9 @@ def language_model_loss(embed_W, cells, affine_W, affine_b, xs, ts, states=None,
             hs = hs * masks[k]
         H = Wh.shape[0]
         s = states[k] if states is not None else None
-        if kind == "rnn":
+        if kind in ("rnn", "gru"):
             h0 = np.zeros((N, H)) if s is None else s
-            hs = rnn_forward(hs, Wx, Wh, b, h0)
+            hs = (rnn_forward if kind == "rnn" else gru_forward)(hs, Wx, Wh, b, h0)
             last.append(hs[:, -1])
         else:
             h0, c0 = (np.zeros((N, H)), np.zeros((N, H))) if s is None else s

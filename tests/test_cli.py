@@ -133,3 +133,26 @@ def test_generation_controls(tmp_path):
                            (("--prompt", "w1 w2", "--length", "2"), "--length 2: the prompt has 2 words already")):
         run = fastrnn("generate", params, *args, check=False)
         assert run.returncode == 2 and expected in run.stderr and len(run.stderr.strip().splitlines()) == 1, run.stderr
+
+
+def test_cells_layers_and_tying_train_evaluate_generate_and_score(tmp_path):
+    """--cell/--layers/--tied/--dropout: a preset's structure gives the preset's bits
+    (rnnlm's through the generic class), and any other trains, resumes, evaluates,
+    generates and scores."""
+    files = markov_files(tmp_path, sizes=(8_000, 1_000, 1_000))
+    args = (*text_args(files, tmp_path / "cache"), *SMALL, "--epochs", 1)
+    fastrnn("train", *args, "--model", "rnnlm", "--out", tmp_path / "rnnlm")
+    fastrnn("train", *args, "--model", "simple", "--cell", "lstm", "--out", tmp_path / "generic")
+    a, b = read_params(tmp_path / "rnnlm" / "params.npz"), read_params(tmp_path / "generic" / "params.npz")
+    assert (a.model, b.model) == ("Rnnlm", "RnnLanguageModel")
+    for x, y in zip(a.arrays, b.arrays, strict=True):
+        np.testing.assert_array_equal(x, y)
+    out = tmp_path / "gru"
+    run = fastrnn("train", *args, "--cell", "gru", "--layers", 3, "--tied", "--wordvec-size", 32, "--dropout", 0.1,
+                  "--out", out)
+    assert "RnnLanguageModel (3 GRU layers, tied)" in run.stdout
+    test = value("test perplexity", run.stdout)
+    assert f"test perplexity: {test:.2f} (custom" in fastrnn("eval", out / "params.npz").stdout
+    assert fastrnn("generate", out / "params.npz", "--start", "w1", "--length", 5).stdout.split()[0] == "w1"
+    assert fastrnn("score", out / "params.npz", "-", input="w1 w2\n").stdout.count("\t") == 3
+    assert "is complete" in fastrnn("train", "--resume", out).stdout

@@ -72,7 +72,10 @@ def test_bad_validation_file_names_its_option(files):
     (("--valid-file", "{train}"), "--valid-file, --test-file, --vocab-size and --min-count need --train-file"),
     (("--model", "better", "--train-file", "{train}"), "--model better needs --valid-file"),
     (("--model", "better", "--wordvec-size", "10", "--hidden-size", "12"), "--wordvec-size must equal --hidden-size"),
-    (("--dropout", "0.3"), "--dropout applies to --model better only"),
+    (("--tied", "--wordvec-size", "10", "--hidden-size", "12"), "--tied ties the output weight to the embedding: "
+                                                                "--wordvec-size must equal --hidden-size"),
+    (("--cell", "transformer"), "argument --cell: invalid choice: 'transformer'"),
+    (("--layers", "0"), "argument --layers: expected an integer >= 1, got 0"),
     (("--dropout", "1.5", "--model", "better"), "argument --dropout: expected a number in [0, 1), got 1.5"),
     (("--lr", "-3"), "argument --lr: expected a number > 0, got -3"),
     (("--epochs", "two"), "argument --epochs: expected an integer, got 'two'"),

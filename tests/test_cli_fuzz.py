@@ -43,8 +43,14 @@ TRAIN_OPTIONS = {
     "--div-value": FLOATS, "--vocab-size": INTS, "--min-count": INTS, "--threads": INTS,
     "--train-file": PATH_KINDS, "--valid-file": PATH_KINDS, "--test-file": PATH_KINDS, "--cache-dir": PATH_KINDS,
     "--out": PATH_KINDS, "--resume": PATH_KINDS, "--log": PATH_KINDS,
+    "--cell": st.sampled_from(["rnn", "lstm", "gru", "x"]), "--layers": FEW,
+    "--tied": st.just(""), "--no-tied": st.just(""),
+    "--optimizer": st.sampled_from(["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "lbfgs"]),
+    "--weight-decay": FLOATS, "--lr-schedule": st.sampled_from(["none", "plateau", "step", "x"]),
+    "--lr-decay": FLOATS, "--patience": FEW, "--min-lr": FLOATS, "--tokens": st.sampled_from(["words", "chars", "x"]),
 }
-FLAGS = ("--no-progress",)
+FLAGS = ("--tied", "--no-tied", "--per-word")
+"""Options without a value."""
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +131,7 @@ def test_a_generated_command_line(material, line):
         for name, value in options:
             if isinstance(value, Kind):
                 value = make_path(value, where, material, data, planted)
-            argv += [name] if value == "" and name == "--per-word" else [name, str(value)] if name else [str(value)]
+            argv += [name] if name in FLAGS else [name, str(value)] if name else [str(value)]
         run = fastrnn(*argv, check=False, timeout=180)
         output = run.stdout + run.stderr
         FUZZ_STATUSES[run.returncode] = FUZZ_STATUSES.get(run.returncode, 0) + 1

@@ -27,7 +27,7 @@ def cells_of(model, params):
 
 def masks_of(model):
     """The dropout masks of the model's last forward (None without dropout)."""
-    return [layer.mask for layer in model.drop_layers] if isinstance(model, BetterRnnlm) else None
+    return [layer.mask for layer in model.drop_layers] if getattr(model, "drop_layers", None) else None
 
 
 def assert_grads_match(model, loss, oracle, p64):
@@ -139,3 +139,59 @@ def test_adaptive_head_models_match_finite_differences(rng, cls):
         return naive.language_model_loss(p64[0], cells, None, None, xs, ts, states=states, masks=masks, head=head)[0]
 
     assert_grads_match(model, loss, oracle, p64)
+
+
+@pytest.mark.parametrize("cell,layers,tied,dropout", [
+    ("gru", 1, False, None), ("rnn", 2, True, None), ("gru", 3, False, 0.3), ("lstm", 3, True, 0.2),
+    ("rnn", 1, False, 0.5),
+])
+def test_any_cell_layers_and_tying_match_finite_differences(rng, cell, layers, tied, dropout):
+    """RnnLanguageModel (fastrnn train --cell --layers --tied --dropout): the loss and
+    every param's gradient against central differences of the oracle's loss."""
+    from fastrnn import RnnLanguageModel
+
+    np.random.seed(8)
+    model = RnnLanguageModel(V, D, H, cell=cell, layers=layers, tied=tied, dropout_ratio=dropout)
+    model.params[0][...] = rng.standard_normal(model.params[0].shape)  # gradients large enough to difference
+    xs0, ts0, xs, ts = batches(rng)
+    loss, masks0, masks = two_calls(rng, model, xs0, ts0, xs, ts)
+    p64 = [p.astype(np.float64) for p in model.params]
+    if tied:
+        p64[-2] = p64[0].T
+
+    def cells():
+        return [(cell, *p64[1 + 3 * k:4 + 3 * k]) for k in range(layers)]
+
+    _, states = naive.language_model_loss(p64[0], cells(), p64[-2], p64[-1], xs0, ts0, masks=masks0)
+
+    def oracle():
+        return naive.language_model_loss(p64[0], cells(), p64[-2], p64[-1], xs, ts, states=states, masks=masks)[0]
+
+    assert_grads_match(model, loss, oracle, p64)
+
+
+@pytest.mark.parametrize("preset,kwargs", [
+    (SimpleRnnlm, {"cell": "rnn"}), (Rnnlm, {"cell": "lstm"}),
+    (BetterRnnlm, {"cell": "lstm", "layers": 2, "tied": True, "dropout_ratio": 0.5}),
+])
+def test_the_presets_are_their_generic_models_bit_for_bit(rng, preset, kwargs):
+    """Same draws, same layers: SimpleRnnlm, Rnnlm and BetterRnnlm equal
+    RnnLanguageModel with their cell, layers, tying and dropout, to the bit."""
+    from fastrnn import RnnLanguageModel
+
+    np.random.seed(9)
+    a = preset(V, D, H, *([0.5] if preset is BetterRnnlm else []))
+    np.random.seed(9)
+    b = RnnLanguageModel(V, D, H, **kwargs)
+    assert [p.shape for p in a.params] == [p.shape for p in b.params]
+    for p, q in zip(a.params, b.params):
+        np.testing.assert_array_equal(p, q)
+    xs, ts = rng.integers(0, V, (N, T)), rng.integers(0, V, (N, T))
+    for model in (a, b):
+        for k, layer in enumerate(getattr(model, "drop_layers", [])):
+            layer.rng = np.random.default_rng(k)
+    assert a.forward(xs, ts) == b.forward(xs, ts)
+    a.backward()
+    b.backward()
+    for g, h in zip(a.grads, b.grads):
+        np.testing.assert_array_equal(g, h)

@@ -160,3 +160,18 @@ def test_a_rank_killed_mid_step_ends_the_job_and_the_run_resumes(tmp_path, victi
     assert resumed.returncode == 0, resumed.stderr
     for x, y in zip(read_params(tmp_path / "whole" / "params.npz").arrays, read_params(out / "params.npz").arrays):
         np.testing.assert_array_equal(x, y)
+
+
+@needs_mpi
+def test_two_processes_equal_one_with_any_cell(tmp_path):
+    """A structure of no preset (GRU, 2 layers, tied, no dropout) through the same
+    allreduce: two processes end with the params of one."""
+    files = markov_files(tmp_path, sizes=(8_000, 1_000, 1_000))
+    args = ("train", *text_args(files, tmp_path / "cache"), *SMALL, "--epochs", 1, "--cell", "gru", "--layers", 2,
+            "--tied", "--wordvec-size", 32)
+    fastrnn(*args, "--out", tmp_path / "one")
+    two = mpiexec(2, FASTRNN, *args, "--out", tmp_path / "two")
+    assert two.returncode == 0, two.stderr
+    for x, y in zip(read_params(tmp_path / "one" / "params.npz").arrays,
+                    read_params(tmp_path / "two" / "params.npz").arrays, strict=True):
+        np.testing.assert_array_equal(x, y)

@@ -44,11 +44,12 @@ def corpus(tmp_path_factory):
     return files, directory / "cache"
 
 
-@pytest.mark.parametrize("model", ["rnnlm", "better"])
+@pytest.mark.parametrize("model", ["rnnlm", "better", "gru"])
 def test_killed_at_a_random_moment_resumes_bit_identical(tmp_path, corpus, model):
     files, cache = corpus
-    args = (*text_args(files, cache), *SMALL, *EPOCHS, "--model", model,
-            *(["--wordvec-size", 32] if model == "better" else []))
+    structure = {"rnnlm": ["--model", "rnnlm"], "better": ["--model", "better", "--wordvec-size", 32],
+                 "gru": ["--cell", "gru", "--layers", 2, "--dropout", 0.2]}[model]
+    args = (*text_args(files, cache), *SMALL, *EPOCHS, *structure)
     fastrnn("train", *args, "--out", tmp_path / "whole")
     for attempt in range(5):
         out = tmp_path / f"killed{attempt}"

@@ -83,6 +83,11 @@ def test_bad_log_paths_and_files(corpus, tmp_path):
                            (blocker / "log.jsonl", "exists and is not a directory")):
         run = fastrnn("train", *text_args(files, cache), *SMALL, "--log", path, check=False)
         assert run.returncode == 2 and expected in run.stderr and len(run.stderr.strip().splitlines()) == 1
+    fifo = tmp_path / "fifo"
+    __import__("os").mkfifo(fifo)
+    for command in (("train", *text_args(files, cache), *SMALL, "--log", fifo), ("plot", fifo)):
+        run = fastrnn(*command, check=False, timeout=60)  # refused at once, never opened (a FIFO blocks)
+        assert run.returncode == 2 and run.stderr.strip().endswith(f"{fifo} is not a regular file"), run.stderr
     notes = tmp_path / "notes.txt"
     notes.write_text("not json\n")
     for path, expected in ((notes, "is not a fastrnn train --log file"), (tmp_path / "none.jsonl", "no such file")):

@@ -27,6 +27,8 @@ def run(args) -> Path:
     from ..io import atomic_write
     from ..runlog import read
 
+    if not args.log.is_file():
+        raise UserError(f"{args.log}: no such file" if not args.log.exists() else f"{args.log} is not a regular file")
     try:
         records = read(args.log)
     except FileNotFoundError:

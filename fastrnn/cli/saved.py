@@ -24,7 +24,7 @@ def read_params(path: Path):
         raise UserError(str(e)) from None
 
 
-MODEL_NAMES = {"SimpleRnnlm": "simple", "Rnnlm": "rnnlm", "BetterRnnlm": "better"}
+MODEL_NAMES = {"SimpleRnnlm": "simple", "Rnnlm": "rnnlm", "BetterRnnlm": "better", "RnnLanguageModel": "custom"}
 
 
 COUNTS = {"simple": 6, "rnnlm": 6, "better": 9}
@@ -48,6 +48,20 @@ def head_of(stored, path: Path) -> dict:
         raise UserError(f"{path}: its output head's settings are damaged") from None
 
 
+def structure_of(stored, path: Path) -> dict:
+    """The cell, layers, tying and dropout an RnnLanguageModel's params file carries
+    (``RnnLanguageModel.structure``), as its constructor's keywords."""
+    try:
+        s = json.loads(bytes((stored.entries or {})["structure"]).decode())
+        cell, layers, tied, dropout = s["cell"], s["layers"], s["tied"], s["dropout"]
+        if (cell not in ("rnn", "lstm", "gru") or type(layers) is not int or layers < 1 or type(tied) is not bool
+                or not (dropout is None or isinstance(dropout, float) and 0 <= dropout < 1)):
+            raise ValueError
+    except (KeyError, ValueError, TypeError, AttributeError):
+        raise UserError(f"{path}: its model's structure (cell, layers, tying, dropout) is missing or damaged") from None
+    return {"cell": cell, "layers": layers, "tied": tied, "dropout_ratio": dropout}
+
+
 def infer_model(stored, path: Path, wanted: str | None) -> tuple:
     """(model kind, (V, D, H), head) of params read from ``path``: the model the
     file names (a reference pickle names none), checked against the arrays'
@@ -59,6 +73,12 @@ def infer_model(stored, path: Path, wanted: str | None) -> tuple:
         raise UserError(f"{path} holds params of {stored.model}, not of a language model of fastrnn train")
     named = MODEL_NAMES.get(stored.model)
     kind = None
+    if named == "custom":  # built from the structure it carries; io.assign checks the rest
+        if wanted is not None:
+            raise UserError(f"{path} holds params of a model of its own structure: leave out --model")
+        if len(a) < 3 or a[0].ndim != 2 or a[2].ndim != 2:
+            raise UserError(f"{path} does not hold params of an RnnLanguageModel")
+        return "custom", (*a[0].shape, a[2].shape[0]), dict(head, **structure_of(stored, path))
     if head["head"] == "adaptive":  # the body's params, the tied embedding (better), the head's two, two a cluster
         body = {"simple": 4, "rnnlm": 4, "better": 8}.get(named, 0)
         if named is not None and len(a) == body + 2 + 2 * len(head["cutoffs"]) and all(x.ndim == 2 for x in a[:3]):
@@ -84,9 +104,11 @@ def build_model(stored, path: Path, wanted: str | None, generator: bool = False)
     if generator:
         if kind == "simple":
             raise UserError(f"{path} holds SimpleRnnlm params: text generation needs rnnlm or better params")
-        cls = {"rnnlm": generation.RnnlmGen, "better": generation.BetterRnnlmGen}[kind]
+        cls = {"rnnlm": generation.RnnlmGen, "better": generation.BetterRnnlmGen,
+               "custom": generation.RnnLanguageModelGen}[kind]
     else:
-        cls = getattr(models, {"simple": "SimpleRnnlm", "rnnlm": "Rnnlm", "better": "BetterRnnlm"}[kind])
+        cls = getattr(models, {"simple": "SimpleRnnlm", "rnnlm": "Rnnlm", "better": "BetterRnnlm",
+                               "custom": "RnnLanguageModel"}[kind])
     try:
         model = cls(*sizes, **head)
         io.assign(path, model.params, stored.arrays)

@@ -2,6 +2,7 @@
 and the run itself (``fastrnn.run.Run``) with its messages."""
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import sys
@@ -20,10 +21,12 @@ COMMON = dict(batch_size=20, time_size=35, max_grad=0.25, eval_interval=20, seed
 
 DEFAULTS = {
     # the book's lr 20 diverges for the vanilla RNN on full PTB; 5 learns
-    "simple": dict(COMMON, epochs=4, wordvec_size=100, hidden_size=100, lr=5.0, dropout=None, lr_schedule="none"),
-    "rnnlm": dict(COMMON, epochs=4, wordvec_size=100, hidden_size=100, lr=20.0, dropout=None, lr_schedule="none"),
+    "simple": dict(COMMON, epochs=4, wordvec_size=100, hidden_size=100, lr=5.0, dropout=None, lr_schedule="none",
+                   cell="rnn", layers=1, tied=False),
+    "rnnlm": dict(COMMON, epochs=4, wordvec_size=100, hidden_size=100, lr=20.0, dropout=None, lr_schedule="none",
+                  cell="lstm", layers=1, tied=False),
     "better": dict(COMMON, epochs=40, wordvec_size=650, hidden_size=650, lr=20.0, dropout=0.5,
-                   lr_schedule="plateau"),
+                   lr_schedule="plateau", cell="lstm", layers=2, tied=True),
 }
 """Per-model defaults: the book's chapter-5 and chapter-6 settings."""
 
@@ -31,7 +34,7 @@ DEFAULTS = {
 TRAINING = ("epochs", "batch_size", "time_size", "wordvec_size", "hidden_size", "dropout", "lr", "max_grad",
             "max_iters", "eval_interval", "seed", "checkpoint_every", "head", "cutoffs", "div_value", "train_file",
             "valid_file", "test_file", "vocab_size", "min_count", "cache_dir", "log", "tokens", "optimizer",
-            "weight_decay", "lr_schedule", "lr_decay", "patience", "min_lr")
+            "weight_decay", "lr_schedule", "lr_decay", "patience", "min_lr", "cell", "layers", "tied")
 """Options that make a run's settings (fixed once it has started, but for RESUMABLE)."""
 
 
@@ -59,7 +62,14 @@ def add_parser(sub) -> None:
     train.add_argument("--time-size", type=int_at_least(1))
     train.add_argument("--wordvec-size", type=int_at_least(1))
     train.add_argument("--hidden-size", type=int_at_least(1))
-    train.add_argument("--dropout", type=fraction, help="dropout ratio (better only)")
+    train.add_argument("--cell", choices=["rnn", "lstm", "gru"], help="the recurrent layers' cell (default: the "
+                                                                       "model's: simple rnn, rnnlm and better lstm)")
+    train.add_argument("--layers", type=int_at_least(1), help="recurrent layers (default: the model's: better 2)")
+    train.add_argument("--tied", action=argparse.BooleanOptionalAction, default=None,
+                       help="the output weight tied to the embedding (needs --wordvec-size = --hidden-size; "
+                            "default: the model's: better tied)")
+    train.add_argument("--dropout", type=fraction, help="dropout after the embedding and each recurrent layer "
+                                                         "(default: the model's: better 0.5)")
     train.add_argument("--lr", type=positive_float, help="learning rate")
     train.add_argument("--max-grad", type=positive_float, help="clip the global gradient norm to this")
     train.add_argument("--max-iters", type=int_at_least(1), help="cap on the iterations of each epoch")
@@ -132,10 +142,9 @@ def settings_of(args) -> dict:
         raise UserError("--cutoffs and --div-value apply to --head adaptive only")
     if s["head"] == "adaptive" and s["div_value"] is None:
         s["div_value"] = 4.0
-    if model == "better" and s["wordvec_size"] != s["hidden_size"]:
-        raise UserError("--model better ties weights: --wordvec-size must equal --hidden-size")
-    if model != "better" and args.dropout is not None:
-        raise UserError(f"--dropout applies to --model better only, not {model}")
+    if s["tied"] and s["wordvec_size"] != s["hidden_size"]:
+        raise UserError(("--model better ties weights" if args.tied is None else "--tied ties the output weight to "
+                         "the embedding") + ": --wordvec-size must equal --hidden-size")
     if s["train_file"] is None and any(s[k] is not None for k in ("valid_file", "test_file", "vocab_size", "min_count")):
         raise UserError("--valid-file, --test-file, --vocab-size and --min-count need --train-file")
     if s["train_file"] is None and s["tokens"] == "chars":
@@ -162,9 +171,10 @@ def resume_settings(args) -> tuple:
     except io.ParamsError as e:
         raise UserError(f"--resume {e}") from None
     old = ck.run["settings"]  # a checkpoint of an older fastrnn: the settings it then had
-    s = dict({"head": "full", "cutoffs": None, "div_value": None, "log": None, "tokens": "words", "optimizer": "sgd",
-              "weight_decay": 0.0, "lr_decay": 4.0, "patience": 1, "min_lr": 0.0,
-              "lr_schedule": "plateau" if old.get("model") == "better" else "none"}, **old)  # older runs: a full head
+    s = {**{k: DEFAULTS[old["model"]][k] for k in ("cell", "layers", "tied")},
+         "head": "full", "cutoffs": None, "div_value": None, "log": None, "tokens": "words", "optimizer": "sgd",
+         "weight_decay": 0.0, "lr_decay": 4.0, "patience": 1, "min_lr": 0.0,
+         "lr_schedule": "plateau" if old.get("model") == "better" else "none", **old}
     if args.model is not None and args.model != s["model"]:
         raise UserError(f"--resume {args.resume} holds a run of --model {s['model']}, not {args.model}")
     fixed = [k for k in _given(args) if k not in RESUMABLE and _given(args)[k] != s.get(k)]
@@ -244,7 +254,7 @@ def check_sizes(s: dict, corpus, world) -> None:
 
 def run(args) -> dict:
     from .. import io, parallel
-    from ..run import MODELS, Interrupted, Run, WriteFailed
+    from ..run import Interrupted, Run, WriteFailed
     from ..trainer import TrainingDiverged, on_terminal
 
     if args.resume is not None and args.out is not None and absolute(args.out, "--out") != absolute(args.resume,
@@ -265,6 +275,8 @@ def run(args) -> dict:
         log = Path(s["log"])
         if log.is_dir():
             raise UserError(f"--log {log} is a directory: give a file")
+        if log.exists() and not log.is_file():
+            raise UserError(f"--log {log} is not a regular file")
         writable_dir(log.parent, "--log")
     if out is not None and world.rank == 0:
         hold_lock(out, "--resume" if ck is not None else "--out")
@@ -309,7 +321,7 @@ def run(args) -> dict:
             raise UserError(f"--epochs {s['epochs']}: the run in {args.resume} has reached epoch {reached} "
                             f"(iteration {run.iteration}); give --epochs {reached} or more")
     unit = "characters" if s["tokens"] == "chars" else "words"
-    run.say(f"{'resuming' if ck else 'training'} {MODELS[s['model']]} on {corpus.name} ({len(corpus.train):,} {unit}, "
+    run.say(f"{'resuming' if ck else 'training'} {describe(run.model)} on {corpus.name} ({len(corpus.train):,} {unit}, "
             f"vocabulary {len(corpus.words):,}): {s['epochs']} epochs of {run.iters_per_epoch} iterations, batch "
             f"{s['batch_size']}" + (f" over {world.size} processes ({_threads()} thread"
                                      f"{'s' if _threads() > 1 else ''} each)" if world.size > 1 else "")
@@ -344,6 +356,16 @@ def run(args) -> dict:
         if out is not None:
             print(f"params: {out / 'params.npz'}")
     return results
+
+
+def describe(model) -> str:
+    """The model's class, with its structure when it is not a preset's."""
+    structure = getattr(model, "structure", None)
+    if structure is None or type(model).__name__ != "RnnLanguageModel":
+        return model._params_name
+    st = structure()
+    return (f"RnnLanguageModel ({st['layers']} {st['cell'].upper()} layer{'s' if st['layers'] > 1 else ''}"
+            + (", tied" if st["tied"] else "") + ")")
 
 
 def bits(ppl: float) -> float:
