@@ -180,3 +180,21 @@ def test_eval_of_a_short_or_bad_test_file(files, run_dir):
 def test_no_command_and_unknown_options():
     assert error_line().startswith("fastrnn: error: the following arguments are required: command")
     assert error_line("train", "--learning-rate", "3").startswith("fastrnn: error: unrecognized arguments")
+
+
+@pytest.mark.parametrize("args,expected", [
+    (("generate", "{params}", "--samples", "0"), "argument --samples: expected an integer >= 1, got 0"),
+    (("generate", "{params}", "--temperature", "inf"), "argument --temperature: expected a finite number >= 0"),
+    (("score", "{params}", "{missing}"), "{missing}: no such file"),
+    (("score", "{params}", "{dir}"), "is not a regular file"),
+    (("score", "{params}", "{train}", "--batch-size", "0"), "argument --batch-size: expected an integer >= 1, got 0"),
+    (("plot", "{train}", "--x", "z"), "argument --x: invalid choice: 'z'"),
+    (("plot", "{train}"), "is not a fastrnn train --log file"),
+    (("train", "--tokens", "bytes"), "argument --tokens: invalid choice: 'bytes'"),
+])
+def test_bad_values_of_the_newer_commands_and_options(files, run_dir, args, expected):
+    values = {"params": run_dir / "params.npz", "missing": files["cache"].parent / "missing.txt",
+              "dir": files["cache"].parent, "train": files["train"]}
+    line = error_line(*(a.format(**values) for a in args))
+    assert line.startswith(f"fastrnn {args[0]}: error: ") or line.startswith("fastrnn: error: ")
+    assert expected.format(**values) in line, line

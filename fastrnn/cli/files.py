@@ -90,18 +90,26 @@ def cache_dir_of(cache_dir) -> Path:
     return writable_dir(root, "--cache-dir" if cache_dir is not None else "the cache directory (give --cache-dir)")
 
 
-def convert_text(path: Path, vocab, cache_dir, progress, option: str):
-    """The ids of text file ``path`` under ``vocab`` (converted once, then cached)."""
+def corpus_step(option: str, path, step):
+    """``step()``, which reads text file ``path`` (and writes the cache); its errors
+    as one line naming ``option`` (a cache's, the cache)."""
     from ..datasets import text
 
     try:
-        done = text.convert(path, vocab, cache_dir, progress)
+        return step()
     except text.CacheError as e:
         raise UserError(str(e)) from None
     except text.CorpusError as e:
         raise UserError(f"{option} {e}") from None
     except OSError as e:
         raise UserError(f"{option} {path}: {e.strerror or e}") from None
+
+
+def convert_text(path: Path, vocab, cache_dir, progress, option: str):
+    """The ids of text file ``path`` under ``vocab`` (converted once, then cached)."""
+    from ..datasets import text
+
+    done = corpus_step(option, path, lambda: text.convert(path, vocab, cache_dir, progress))
     if done.seconds is not None:
         print(f"converted {path}: {done.tokens:,} {'characters' if vocab.tokens == 'chars' else 'words'} "
               f"({done.unks / done.tokens:.1%} <unk>) in "

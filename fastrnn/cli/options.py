@@ -36,44 +36,25 @@ SEED = int_at_least(0, 2**32 - 1)
 """A seed NumPy's generators take."""
 
 
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0 or not np.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return value
+def number(accept, expected: str):
+    """A parser of the numbers ``accept`` takes; any other value is named with
+    what was ``expected``."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text}")
+        return value
+    return parse
 
 
-def fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= value < np.inf:
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
-    return value
-
-
-def probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text}")
-    return value
+positive_float = number(lambda x: 0 < x < np.inf, "a number > 0")
+fraction = number(lambda x: 0 <= x < 1, "a number in [0, 1)")
+non_negative_float = number(lambda x: 0 <= x < np.inf, "a finite number >= 0")
+probability = number(lambda x: 0 < x <= 1, "a number in (0, 1]")
+above_one = number(lambda x: 1 < x < np.inf, "a number > 1")
 
 
 def cutoffs(text: str) -> list:
@@ -86,13 +67,6 @@ def cutoffs(text: str) -> list:
     if any(a >= b for a, b in zip(values, values[1:])):
         raise argparse.ArgumentTypeError(f"expected increasing cutoffs, got {text}")
     return values
-
-
-def above_one(text: str) -> float:
-    value = positive_float(text)
-    if not value > 1:
-        raise argparse.ArgumentTypeError(f"expected a number > 1, got {text}")
-    return value
 
 
 def error(command: str, message: str, code: int) -> int:

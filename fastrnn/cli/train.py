@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import absolute, cache_dir_of, convert_text, hold_lock, refuse_to_replace, writable_dir
+from .files import absolute, cache_dir_of, convert_text, corpus_step, hold_lock, refuse_to_replace, writable_dir
 from .options import (SEED, UserError, above_one, cutoffs, error, fraction, int_at_least, non_negative_float,
                       positive_float)
 
@@ -197,15 +197,8 @@ def load_corpus(s: dict, world, cache_dir, progress):
     if world.rank > 0:
         world.barrier()  # rank 0 converts; the others then find the files in the cache
     progress = progress and world.rank == 0
-    try:
-        vocab = text.build_vocabulary(s["train_file"], s["vocab_size"], s["min_count"] or 1, cache_dir, progress,
-                                      s["tokens"])
-    except text.CacheError as e:
-        raise UserError(str(e)) from None
-    except text.CorpusError as e:
-        raise UserError(f"--train-file {e}") from None
-    except OSError as e:
-        raise UserError(f"--train-file {s['train_file']}: {e.strerror or e}") from None
+    vocab = corpus_step("--train-file", s["train_file"], lambda: text.build_vocabulary(
+        s["train_file"], s["vocab_size"], s["min_count"] or 1, cache_dir, progress, s["tokens"]))
     names = ("train_file", "valid_file", "test_file")
     files = [convert_text(Path(s[k]), vocab, cache_dir, progress, f"--{k.replace('_', '-')}")
              if s[k] is not None else None for k in names]
