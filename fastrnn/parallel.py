@@ -132,3 +132,49 @@ def share_of_cores(local_size: int) -> int:
 def rows(rank: int, size: int, batch_size: int) -> slice:
     """The rows of a global batch that ``rank`` of ``size`` processes trains on."""
     return slice(rank * batch_size // size, (rank + 1) * batch_size // size)
+
+
+class Reducer:
+    """A training step's one collective over ``world``: the grads (each process's
+    scaled to its share of the batch), the loss and a flag, summed over the
+    processes in one buffer (kept between steps).  A ``fastrnn.sparse.RowGrad``
+    goes as the rows of every process's ids (a process adds zeros at the rows
+    it lacks, as it would with the whole array), so the sum does not grow with
+    the vocabulary."""
+
+    def __init__(self, world):
+        self.world, self._buffer = world, None
+
+    def __call__(self, grads: list, loss: float, flag: float) -> tuple:
+        """(summed grads, summed loss, summed flag); dense grads are summed in place."""
+        from .sparse import RowGrad
+
+        mine = [g.rows for g in grads if isinstance(g, RowGrad)]
+        every = iter(zip(*self.world.allgather(mine))) if mine else iter(())  # one collective for all
+        shared = [np.unique(np.concatenate(next(every))) if isinstance(g, RowGrad) else None for g in grads]
+        parts = [g.values.shape[1] * rows.size if rows is not None else g.size for g, rows in zip(grads, shared)]
+        if self._buffer is None or self._buffer.size < sum(parts) + 2:
+            self._buffer = np.empty(sum(parts) + 2 + sum(p for p, r in zip(parts, shared) if r is not None),
+                                    grads[0].dtype)  # room for the row sets to double before it grows
+        buf = self._buffer[:sum(parts) + 2]
+        offset = 0
+        for g, rows, n in zip(grads, shared, parts):
+            segment = buf[offset:offset + n]
+            if rows is None:
+                segment[...] = g.reshape(-1)
+            else:
+                segment[...] = 0
+                segment.reshape(rows.size, -1)[np.searchsorted(rows, g.rows)] = g.values
+            offset += n
+        buf[-2], buf[-1] = loss, flag
+        self.world.allreduce_sum(buf)
+        offset, out = 0, []
+        for g, rows, n in zip(grads, shared, parts):
+            segment = buf[offset:offset + n]
+            if rows is None:
+                g[...] = segment.reshape(g.shape)  # g may be a strided view: reshape(-1) would copy it
+                out.append(g)
+            else:
+                out.append(RowGrad(rows, segment.reshape(rows.size, -1), g.dense))
+            offset += n
+        return out, float(buf[-2]), float(buf[-1])

@@ -32,9 +32,9 @@ import numpy as np
 
 from . import checkpoint, io, models, parallel
 from .runlog import RunLog
+from .schedule import Schedule
 from .layers.adaptive import frequency_order
 from . import optimizer as optimizers
-from .sparse import RowGrad
 from .trainer import Report, TrainingDiverged, train_step
 from .util import eval_perplexity, perplexity
 
@@ -144,12 +144,10 @@ class Run:
         self.report = Report(progress) if world.rank == 0 else Report(False)
         self.quiet = world.rank != 0
         self.epoch = self.iteration = self.time_idx = self.done = 0
-        self.best_ppl, self.best, self.valid_ppls = math.inf, None, []
         self.ppl_list, self.total_loss, self.loss_count, self.norm_sum = [], 0.0, 0, 0.0
         self.finished = False
-        self.bad_epochs = 0  # epochs since the validation perplexity last improved (lr_schedule plateau)
-        self.stopped_early = False
-        self._buffer = None
+        self.schedule = Schedule(s)
+        self._reducer = parallel.Reducer(world)
         self._signal = 0  # a signal received by this process
         self._stop = 0  # a signal every process knows of: the run stops at this step
         self._started = time.time()
@@ -216,44 +214,13 @@ class Run:
     # -- one step -----------------------------------------------------------
 
     def _reduce(self, grads, loss: float) -> tuple:
-        """The step's collective: grads (each process's scaled to its share of the
-        batch by the backward pass) summed over the processes, with the loss and
-        the stop flag.  A ``RowGrad`` goes as the rows of every process's ids (a
-        process adds zeros at the rows it lacks, as it would with the whole
-        array), so the sum does not grow with the vocabulary."""
+        """The step's collective (``fastrnn.parallel.Reducer``), with the stop flag."""
         if self.world.size == 1:
             return grads, loss
-        mine = [g.rows for g in grads if isinstance(g, RowGrad)]
-        every = iter(zip(*self.world.allgather(mine))) if mine else iter(())  # one collective for all
-        shared = [np.unique(np.concatenate(next(every))) if isinstance(g, RowGrad) else None for g in grads]
-        parts = [g.values.shape[1] * rows.size if rows is not None else g.size for g, rows in zip(grads, shared)]
-        if self._buffer is None or self._buffer.size < sum(parts) + 2:
-            self._buffer = np.empty(sum(parts) + 2 + sum(p for p, r in zip(parts, shared) if r is not None),
-                                    grads[0].dtype)  # room for the row sets to double before it grows
-        buf = self._buffer[:sum(parts) + 2]
-        offset = 0
-        for g, rows, n in zip(grads, shared, parts):
-            segment = buf[offset:offset + n]
-            if rows is None:
-                segment[...] = g.reshape(-1)
-            else:
-                segment[...] = 0
-                segment.reshape(rows.size, -1)[np.searchsorted(rows, g.rows)] = g.values
-            offset += n
-        buf[-2], buf[-1] = loss, float(self._signal > 0)
-        self.world.allreduce_sum(buf)
-        offset, out = 0, []
-        for g, rows, n in zip(grads, shared, parts):
-            segment = buf[offset:offset + n]
-            if rows is None:
-                g[...] = segment.reshape(g.shape)  # g may be a strided view: reshape(-1) would copy it
-                out.append(g)
-            else:
-                out.append(RowGrad(rows, segment.reshape(rows.size, -1), g.dense))
-            offset += n
-        if buf[-1] > 0:
+        grads, loss, stop = self._reducer(grads, loss, float(self._signal > 0))
+        if stop > 0:
             self._stop = self._signal or signal.SIGTERM
-        return out, float(buf[-2])
+        return grads, loss
 
     def _batch(self):
         s = self.settings
@@ -301,17 +268,16 @@ class Run:
         arrays = {**states, "np_random_keys": keys, **self.model._file_entries(),
                   **{f"optimizer_{j}_{i}": a for j, slot in enumerate(getattr(self.optimizer, "_state", None) or [])
                      for i, a in enumerate(slot)}}
-        if self.best is not None:
-            arrays.update({f"best_{i}": b for i, b in enumerate(self.best)})
+        schedule, best = self.schedule.document()
+        arrays.update(best)
         run = {"settings": self.settings, "corpus": self.corpus.key, "processes": self.world.size,
                "position": {"epoch": self.epoch, "iteration": self.iteration, "time_idx": self.time_idx,
                             "done": self.done},
-               "lr": self.optimizer.lr, "best_ppl": None if math.isinf(self.best_ppl) else self.best_ppl,
-               "valid_ppls": self.valid_ppls, "ppl_list": self.ppl_list,
+               "lr": self.optimizer.lr, **schedule, "ppl_list": self.ppl_list,
                "report": {"total_loss": self.total_loss, "loss_count": self.loss_count, "norm_sum": self.norm_sum},
                "elapsed_s": self.elapsed(), "log_offset": None if self.log is None else self.log.offset(),
                "np_random": [key, pos, has_gauss, gauss], "dropout": [g[1] for g in gathered],
-               "finished": self.finished, "bad_epochs": self.bad_epochs, "stopped_early": self.stopped_early,
+               "finished": self.finished,
                "optimizer": {"iter": getattr(self.optimizer, "iter", None)}}
         self._write(checkpoint.NAME, lambda: checkpoint.save(self.out, self.model._params_name,
                                                              self.model.params, self.corpus.words, run, arrays))
@@ -330,13 +296,12 @@ class Run:
         p = run["position"]
         self.epoch, self.iteration, self.time_idx, self.done = p["epoch"], p["iteration"], p["time_idx"], p["done"]
         self.optimizer.lr = run["lr"]
-        self.best_ppl = math.inf if run["best_ppl"] is None else run["best_ppl"]
-        self.valid_ppls, self.ppl_list = run["valid_ppls"], run["ppl_list"]
+        self.schedule.restore(run, ck.arrays)
+        self.ppl_list = run["ppl_list"]
         self.total_loss, self.loss_count = run["report"]["total_loss"], run["report"]["loss_count"]
         self.norm_sum = run["report"].get("norm_sum", 0.0)
         self.elapsed_before, self.log_offset = run.get("elapsed_s", 0.0), run.get("log_offset") or 0
         self.finished = run["finished"]
-        self.bad_epochs, self.stopped_early = run.get("bad_epochs", 0), run.get("stopped_early", False)
         slots = sorted((k for k in ck.arrays if k.startswith("optimizer_")),
                        key=lambda k: tuple(map(int, k.split("_")[1:])))
         if slots:
@@ -345,8 +310,6 @@ class Run:
                                      for j in range(count)]
         if run.get("optimizer", {}).get("iter") is not None:
             self.optimizer.iter = run["optimizer"]["iter"]
-        best = sorted((k for k in ck.arrays if k.startswith("best_")), key=lambda k: int(k[5:]))
-        self.best = [ck.arrays[k].copy() for k in best] or None
         key, pos, has_gauss, gauss = run["np_random"]
         np.random.set_state((key, ck.arrays["np_random_keys"], pos, has_gauss, gauss))
         for k, layer in enumerate(self.model.layers):
@@ -384,7 +347,7 @@ class Run:
     def _epochs(self) -> None:
         s = self.settings
         better = s["model"] == "better"
-        while self.epoch < s["epochs"] and not self.stopped_early:
+        while self.epoch < s["epochs"] and not self.schedule.stopped_early:
             if better and self.iteration == 0:
                 self.time_idx = 0  # the book calls fit once an epoch: its time index restarts
             start, words = time.perf_counter(), 0
@@ -438,43 +401,30 @@ class Run:
                              ppl=f"{ppl:.2f}", words_per_s=f"{words_per_s:,.0f}")
 
     def _end_of_epoch(self, seconds: float) -> None:
-        """The schedule's step (``lr_schedule`` plateau: validate, keep the best
-        params, divide lr after ``patience`` epochs without improvement; step:
-        divide lr), the params file and a checkpoint."""
-        s = self.settings
+        """The schedule's step (``fastrnn.schedule``), the params file (for a
+        validating schedule, the best params) and a checkpoint."""
         self.epoch, self.iteration = self.epoch + 1, 0
-        schedule = s.get("lr_schedule", "plateau" if s["model"] == "better" else "none")
-        decay = s.get("lr_decay", 4.0)
-        if schedule == "plateau":
+        ppl = None
+        if self.schedule.validates:
             ppl = self.evaluate(self.corpus.valid)
-            self.valid_ppls.append(ppl)
             self._record("valid", valid_ppl=ppl)
             self.say(f"epoch {self.epoch}: valid perplexity {ppl:.2f}, lr {self.optimizer.lr:g}, {seconds:.0f} s")
-            if ppl < self.best_ppl:
-                self.best_ppl, self.best, self.bad_epochs = ppl, [p.copy() for p in self.model.params], 0
-                self.save_params(self.model.params)
-            else:
-                self.bad_epochs += 1
-                if self.bad_epochs >= s.get("patience", 1):
-                    self.optimizer.lr /= decay
-                    self.bad_epochs = 0
-        else:
-            if schedule == "step":
-                self.optimizer.lr /= decay
+        self.optimizer.lr, best = self.schedule.after_epoch(self.optimizer.lr, ppl, self.model.params)
+        if best or not self.schedule.validates:
             self.save_params(self.model.params)
-        if self.optimizer.lr < s.get("min_lr", 0.0) and self.epoch < s["epochs"]:
-            self.say(f"epoch {self.epoch}: lr {self.optimizer.lr:g} is below --min-lr {s['min_lr']:g}: stopping early")
-            self.stopped_early = True
+        if self.epoch < self.settings["epochs"] and self.schedule.stops(self.optimizer.lr):
+            self.say(f"epoch {self.epoch}: lr {self.optimizer.lr:g} is below --min-lr {self.schedule.min_lr:g}: "
+                     "stopping early")
         self.checkpoint()
 
     def _finish(self) -> dict:
         self.finished = True
         self.checkpoint()  # before the evaluation resets the states: more epochs go on from here
         results = {}
-        if self.best is not None:
-            for p, b in zip(self.model.params, self.best):
+        if self.schedule.best is not None:
+            for p, b in zip(self.model.params, self.schedule.best):
                 p[...] = b
-            results["valid"] = self.best_ppl
+            results["valid"] = self.schedule.best_ppl
         elif self.corpus.valid is not None:
             results["valid"] = self.evaluate(self.corpus.valid)
         if self.corpus.test is not None:

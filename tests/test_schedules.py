@@ -40,12 +40,12 @@ def test_the_schedule_follows_the_validation_perplexities(options, ppls, lrs, st
     for _ in ppls:
         run._end_of_epoch(0.0)
         got.append(run.optimizer.lr)
-        if run.stopped_early:
+        if run.schedule.stopped_early:
             break
     assert got == lrs
-    assert run.stopped_early == (stop is not None) and (stop is None or run.epoch == stop)
+    assert run.schedule.stopped_early == (stop is not None) and (stop is None or run.epoch == stop)
     if "plateau" in options:  # the best params are kept: those of the best epoch
-        assert run.best_ppl == min(ppls[:len(got)])
+        assert run.schedule.best_ppl == min(ppls[:len(got)])
 
 
 def test_weight_decay_is_added_after_clipping():
