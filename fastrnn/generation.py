@@ -94,8 +94,8 @@ class _Generator:
                 if sampled in skip:
                     continue
             else:
-                sampled = int(np.random.choice(V, p=next_distribution(score, temperature, top_k, top_p, allowed))) \
-                    if temperature != 0 else int(np.argmax(np.where(allowed, score, -np.inf)))
+                p = next_distribution(score, temperature, top_k, top_p, allowed)
+                sampled = int(np.argmax(p)) if temperature == 0 else int(np.random.choice(V, p=p))
             x = sampled
             word_ids.append(x)
         return word_ids

@@ -142,3 +142,21 @@ class Adam(_Fused):
         self.iter += 1
         lr_t = self.lr * np.sqrt(1.0 - self.beta2 ** self.iter) / (1.0 - self.beta1 ** self.iter)
         return lr_t, self.beta1, self.beta2, EPS
+
+
+def state_of(optimizer) -> tuple:
+    """(JSON-ready state, named arrays) of an optimizer, for a checkpoint: each
+    state array as ``optimizer_<slot>_<param>``, and Adam's step count."""
+    arrays = {f"optimizer_{j}_{i}": a for j, slot in enumerate(getattr(optimizer, "_state", None) or [])
+              for i, a in enumerate(slot)}
+    return {"iter": getattr(optimizer, "iter", None)}, arrays
+
+
+def restore_state(optimizer, doc: dict, arrays: dict) -> None:
+    """Give ``optimizer`` the state ``state_of`` took (none: it starts afresh)."""
+    slots = sorted((k for k in arrays if k.startswith("optimizer_")), key=lambda k: tuple(map(int, k.split("_")[1:])))
+    if slots:
+        count = 1 + max(int(k.split("_")[1]) for k in slots)
+        optimizer._state = [[arrays[k].copy() for k in slots if int(k.split("_")[1]) == j] for j in range(count)]
+    if doc.get("iter") is not None:
+        optimizer.iter = doc["iter"]

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint, io, models, parallel
+from .datasets.text import UNITS
 from .runlog import RunLog
 from .schedule import Schedule
 from .layers.adaptive import frequency_order
@@ -41,8 +42,6 @@ from .util import eval_perplexity, perplexity
 MODELS = {"simple": "SimpleRnnlm", "rnnlm": "Rnnlm", "better": "BetterRnnlm"}
 EVAL_BATCH, EVAL_TIME = 10, 35
 """The reference's evaluation batch (eval_perplexity's defaults)."""
-UNITS = {"words": "words", "chars": "characters"}
-"""What a run's tokens are called in its report lines."""
 COUNT_BLOCK = 1 << 24
 """Words counted at a time for the word order of an adaptive head."""
 RELEASE_EVERY = 256
@@ -265,11 +264,9 @@ class Run:
             return
         states = {key: np.concatenate([g[0][key] for g in gathered]) for key in gathered[0][0]}
         key, keys, pos, has_gauss, gauss = np.random.get_state()
-        arrays = {**states, "np_random_keys": keys, **self.model._file_entries(),
-                  **{f"optimizer_{j}_{i}": a for j, slot in enumerate(getattr(self.optimizer, "_state", None) or [])
-                     for i, a in enumerate(slot)}}
+        optimizer, optimizer_arrays = optimizers.state_of(self.optimizer)
         schedule, best = self.schedule.document()
-        arrays.update(best)
+        arrays = {**states, "np_random_keys": keys, **self.model._file_entries(), **optimizer_arrays, **best}
         run = {"settings": self.settings, "corpus": self.corpus.key, "processes": self.world.size,
                "position": {"epoch": self.epoch, "iteration": self.iteration, "time_idx": self.time_idx,
                             "done": self.done},
@@ -278,7 +275,7 @@ class Run:
                "elapsed_s": self.elapsed(), "log_offset": None if self.log is None else self.log.offset(),
                "np_random": [key, pos, has_gauss, gauss], "dropout": [g[1] for g in gathered],
                "finished": self.finished,
-               "optimizer": {"iter": getattr(self.optimizer, "iter", None)}}
+               "optimizer": optimizer}
         self._write(checkpoint.NAME, lambda: checkpoint.save(self.out, self.model._params_name,
                                                              self.model.params, self.corpus.words, run, arrays))
         self.saved = self.done
@@ -302,14 +299,7 @@ class Run:
         self.norm_sum = run["report"].get("norm_sum", 0.0)
         self.elapsed_before, self.log_offset = run.get("elapsed_s", 0.0), run.get("log_offset") or 0
         self.finished = run["finished"]
-        slots = sorted((k for k in ck.arrays if k.startswith("optimizer_")),
-                       key=lambda k: tuple(map(int, k.split("_")[1:])))
-        if slots:
-            count = 1 + max(int(k.split("_")[1]) for k in slots)
-            self.optimizer._state = [[ck.arrays[k].copy() for k in slots if int(k.split("_")[1]) == j]
-                                     for j in range(count)]
-        if run.get("optimizer", {}).get("iter") is not None:
-            self.optimizer.iter = run["optimizer"]["iter"]
+        optimizers.restore_state(self.optimizer, run.get("optimizer", {}), ck.arrays)
         key, pos, has_gauss, gauss = run["np_random"]
         np.random.set_state((key, ck.arrays["np_random_keys"], pos, has_gauss, gauss))
         for k, layer in enumerate(self.model.layers):

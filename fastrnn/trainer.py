@@ -16,6 +16,7 @@ import numpy as np
 
 from . import _validate as v
 from . import sparse
+from ._elementwise import sgd_
 from .util import clip_grads, perplexity
 
 
@@ -97,7 +98,7 @@ def train_step(model, optimizer, batch_x, batch_t, max_grad: float | None, itera
     if weight_decay:
         grads = [g.densify() if isinstance(g, sparse.RowGrad) else g for g in grads]
         for p, g in zip(params, grads):
-            g += g.dtype.type(weight_decay) * p
+            sgd_(g, p, -weight_decay)  # g += weight_decay * p, in place
     optimizer.update(params, grads)
     return loss
 

@@ -3,6 +3,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,22 @@ def fastrnn(*args, check=True, timeout=300, env=None, **kw) -> subprocess.Comple
     if check and run.returncode != 0:
         raise AssertionError(f"fastrnn {' '.join(map(str, args))} exited {run.returncode}:\n{run.stderr}")
     return run
+
+
+def start_train(args, out=None, **kw) -> subprocess.Popen:
+    """``fastrnn train *args [--out out]`` started, its output piped."""
+    extra = [] if out is None else ["--out", str(out)]
+    return subprocess.Popen([FASTRNN, "train", *map(str, args), *extra], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
+    """Until ``path`` exists (a run's checkpoint, say), the process still running."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, f"the run ended first: {proc.stderr.read()}"
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
 
 
 def value(pattern: str, text: str) -> float:

@@ -1,13 +1,11 @@
 """Faults a long run survives (issue 19): each ends in one line, and what the run did
 is kept and resumes bit for bit.  Against the installed command."""
-import json
 import math
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 import warnings
 import zipfile
@@ -15,7 +13,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from cli_support import FASTRNN, SMALL, fastrnn, markov_files, text_args
+from cli_support import FASTRNN, SMALL, fastrnn, markov_files, start_train, text_args, wait_for
 from fastrnn import checkpoint, io
 from fastrnn.cli.files import writable_dir
 from fastrnn.util import eval_perplexity, perplexity
@@ -38,20 +36,6 @@ def params_of(directory):
 def assert_same_params(a, b):
     for x, y in zip(params_of(a), params_of(b)):
         np.testing.assert_array_equal(x, y)
-
-
-def start(args, out=None, **kw):
-    extra = [] if out is None else ["--out", str(out)]
-    return subprocess.Popen([FASTRNN, "train", *map(str, args), *extra], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kw)
-
-
-def wait_for(path, proc, timeout=120):
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert proc.poll() is None, f"the run ended first: {proc.stderr.read()}"
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +142,7 @@ def test_a_file_size_limit_is_one_line(corpus, tmp_path):
 def test_an_output_directory_removed_mid_run_is_made_again(corpus, whole, tmp_path):
     files, cache = corpus
     out = tmp_path / "out"
-    proc = start((*text_args(files, cache), *SMALL, *LONG), out)
+    proc = start_train((*text_args(files, cache), *SMALL, *LONG), out)
     wait_for(out / checkpoint.NAME, proc)
     while out.exists():  # as rm -rf does, while the run writes on
         shutil.rmtree(out, ignore_errors=True)
@@ -182,7 +166,7 @@ def test_a_full_or_read_only_file_system(corpus, whole, tmp_path, fault):
     _mount_tmpfs(mount, "2m")
     try:
         out = mount / "out"
-        proc = start((*text_args(files, cache), *SMALL, *LONG, "--checkpoint-every", 3), out)
+        proc = start_train((*text_args(files, cache), *SMALL, *LONG, "--checkpoint-every", 3), out)
         wait_for(out / checkpoint.NAME, proc)
         if fault == "full":
             with open(mount / "filler", "wb") as f:
@@ -285,7 +269,7 @@ def test_a_crafted_header_cannot_allocate_what_the_file_does_not_hold(tmp_path):
 def test_resume_falls_back_to_the_checkpoint_before_a_damaged_one(corpus, whole, tmp_path):
     files, cache = corpus
     out = tmp_path / "out"
-    proc = start((*text_args(files, cache), *SMALL, *LONG), out)
+    proc = start_train((*text_args(files, cache), *SMALL, *LONG), out)
     wait_for(out / checkpoint.PREVIOUS, proc)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
@@ -326,7 +310,7 @@ def test_a_corpus_edited_between_stop_and_resume_is_refused(tmp_path):
 def test_resume_with_fewer_epochs_than_reached_is_refused(corpus, tmp_path):
     files, cache = corpus
     out = tmp_path / "out"
-    proc = start((*text_args(files, cache), *SMALL, "--epochs", 3, "--checkpoint-every", 1), out)
+    proc = start_train((*text_args(files, cache), *SMALL, "--epochs", 3, "--checkpoint-every", 1), out)
     deadline = time.monotonic() + 120
     while True:  # until a checkpoint inside the second epoch
         try:
@@ -353,7 +337,7 @@ def test_resume_with_fewer_epochs_than_reached_is_refused(corpus, tmp_path):
 def test_two_runs_never_share_an_output_directory(corpus, tmp_path):
     files, cache = corpus
     out = tmp_path / "out"
-    proc = start((*text_args(files, cache), *SMALL, "--epochs", 50, "--checkpoint-every", 5), out)
+    proc = start_train((*text_args(files, cache), *SMALL, "--epochs", 50, "--checkpoint-every", 5), out)
     wait_for(out / checkpoint.NAME, proc)
     try:
         line = one_error_line(fastrnn("train", *text_args(files, cache), *SMALL, "--out", out, check=False), 2)
@@ -482,8 +466,7 @@ def test_killed_twenty_times_at_random_moments_ends_bit_identical(corpus, tmp_pa
     kills = 0
     while kills < 20:
         resume = (out / checkpoint.NAME).exists() or (out / checkpoint.PREVIOUS).exists()
-        proc = (subprocess.Popen([FASTRNN, "train", "--resume", str(out)], stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True) if resume else start(args, out))
+        proc = start_train(["--resume", out]) if resume else start_train(args, out)
         try:
             proc.wait(timeout=rng.uniform(0.5, 1.5))
         except subprocess.TimeoutExpired:

@@ -2,13 +2,12 @@
 import random
 import re
 import signal
-import subprocess
 import time
 
 import numpy as np
 import pytest
 
-from cli_support import FASTRNN, SMALL, fastrnn, markov_files, text_args
+from cli_support import SMALL, fastrnn, markov_files, start_train, text_args, wait_for
 from fastrnn import checkpoint
 from fastrnn.io import read_params
 
@@ -22,19 +21,6 @@ def params_of(directory):
 def checkpoint_arrays(directory):
     ck = checkpoint.load(directory / checkpoint.NAME)
     return ck.params, ck.arrays
-
-
-def start(args, out):
-    return subprocess.Popen([FASTRNN, "train", *map(str, args), "--out", str(out)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-
-
-def wait_for_checkpoint(proc, out, timeout=120):
-    deadline = time.monotonic() + timeout
-    while not (out / checkpoint.NAME).exists():
-        assert proc.poll() is None, f"the run ended before its first checkpoint: {proc.stderr.read()}"
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +39,8 @@ def test_killed_at_a_random_moment_resumes_bit_identical(tmp_path, corpus, model
     fastrnn("train", *args, "--out", tmp_path / "whole")
     for attempt in range(5):
         out = tmp_path / f"killed{attempt}"
-        proc = start(args, out)
-        wait_for_checkpoint(proc, out)
+        proc = start_train(args, out)
+        wait_for(out / checkpoint.NAME, proc)
         time.sleep(random.uniform(0, 1.0 / (attempt + 1)))
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
@@ -81,8 +67,8 @@ def test_sigint_writes_a_checkpoint_that_resumes(tmp_path, corpus):
     args = (*text_args(files, cache), *SMALL, *EPOCHS)
     fastrnn("train", *args, "--out", tmp_path / "whole")
     out = tmp_path / "stopped"
-    proc = start(args, out)
-    wait_for_checkpoint(proc, out)
+    proc = start_train(args, out)
+    wait_for(out / checkpoint.NAME, proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGINT
@@ -135,8 +121,8 @@ def test_adaptive_head_killed_and_resumed_is_bit_identical(tmp_path, corpus):
             "--cutoffs", "3,7")
     fastrnn("train", *args, "--out", tmp_path / "whole")
     out = tmp_path / "killed"
-    proc = start(args, out)
-    wait_for_checkpoint(proc, out)
+    proc = start_train(args, out)
+    wait_for(out / checkpoint.NAME, proc)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
     fastrnn("train", "--resume", out)

@@ -4,7 +4,7 @@ import signal
 import numpy as np
 import pytest
 
-from cli_support import SMALL, fastrnn, markov_files, text_args
+from cli_support import SMALL, fastrnn, markov_files, start_train, text_args, wait_for
 from fastrnn import Rnnlm, optimizer, parallel
 from fastrnn.cli import build_parser
 from fastrnn.cli.train import settings_of
@@ -67,10 +67,6 @@ def test_weight_decay_is_added_after_clipping():
 
 
 def test_adam_killed_and_resumed_is_bit_identical(tmp_path):
-    import subprocess
-    import time
-
-    from cli_support import FASTRNN
     from fastrnn import checkpoint
 
     files = markov_files(tmp_path, sizes=(20_000, 2_000, 2_000))
@@ -78,11 +74,8 @@ def test_adam_killed_and_resumed_is_bit_identical(tmp_path):
             "0.0001", "--lr-schedule", "step", "--lr-decay", "2", "--epochs", 3, "--checkpoint-every", 5)
     fastrnn("train", *args, "--out", tmp_path / "whole")
     out = tmp_path / "killed"
-    proc = subprocess.Popen([FASTRNN, "train", *map(str, args), "--out", str(out)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    while not (out / checkpoint.PREVIOUS).exists():
-        assert proc.poll() is None
-        time.sleep(0.01)
+    proc = start_train(args, out)
+    wait_for(out / checkpoint.PREVIOUS, proc)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
     ck = checkpoint.load_latest(out)[0]

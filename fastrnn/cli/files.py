@@ -111,7 +111,7 @@ def convert_text(path: Path, vocab, cache_dir, progress, option: str):
 
     done = corpus_step(option, path, lambda: text.convert(path, vocab, cache_dir, progress))
     if done.seconds is not None:
-        print(f"converted {path}: {done.tokens:,} {'characters' if vocab.tokens == 'chars' else 'words'} "
+        print(f"converted {path}: {done.tokens:,} {text.UNITS[vocab.tokens]} "
               f"({done.unks / done.tokens:.1%} <unk>) in "
               f"{done.seconds:.1f} s", flush=True)
     return done

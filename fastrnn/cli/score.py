@@ -54,6 +54,7 @@ def run(args) -> float:
     import numpy as np
 
     from ..scoring import line_log_probs
+    from ..util import perplexity
 
     stored = read_params(args.params)
     _, model = build_model(stored, args.params, args.model)
@@ -74,7 +75,7 @@ def run(args) -> float:
             shown = (" ".join(f"{words[i]!r}={p:.4f}" if vocab.tokens == "chars" and words[i] != "<eos>" else
                               f"{words[i]}={p:.4f}" for i, p in zip([*token_ids, eos], logp)) if args.per_word
                      else line)
-            print(f"{s:.4f}\t{_perplexity(-s / logp.size):.2f}\t{logp.size}\t{shown}")
+            print(f"{s:.4f}\t{perplexity(-s / logp.size):.2f}\t{logp.size}\t{shown}")
         block.clear()
 
     for line in _lines(args.file):
@@ -82,12 +83,8 @@ def run(args) -> float:
         if len(block) == BLOCK:
             flush()
     flush()
-    ppl = _perplexity(-total / tokens) if tokens else math.nan
+    ppl = perplexity(-total / tokens) if tokens else math.nan
     print(f"fastrnn score: {count:,} lines, {tokens:,} tokens (line ends included), log-probability {total:.4f}, "
           f"perplexity {ppl:.2f}", file=sys.stderr)
     return total
 
-
-def _perplexity(mean_loss: float) -> float:
-    from ..util import perplexity
-    return perplexity(mean_loss)

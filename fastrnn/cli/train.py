@@ -247,6 +247,7 @@ def check_sizes(s: dict, corpus, world) -> None:
 
 def run(args) -> dict:
     from .. import io, parallel
+    from ..datasets.text import UNITS
     from ..run import Interrupted, Run, WriteFailed
     from ..trainer import TrainingDiverged, on_terminal
 
@@ -313,8 +314,8 @@ def run(args) -> dict:
         if s["epochs"] < reached:
             raise UserError(f"--epochs {s['epochs']}: the run in {args.resume} has reached epoch {reached} "
                             f"(iteration {run.iteration}); give --epochs {reached} or more")
-    unit = "characters" if s["tokens"] == "chars" else "words"
-    run.say(f"{'resuming' if ck else 'training'} {describe(run.model)} on {corpus.name} ({len(corpus.train):,} {unit}, "
+    run.say(f"{'resuming' if ck else 'training'} {describe(run.model)} on {corpus.name} ({len(corpus.train):,} "
+            f"{UNITS[s['tokens']]}, "
             f"vocabulary {len(corpus.words):,}): {s['epochs']} epochs of {run.iters_per_epoch} iterations, batch "
             f"{s['batch_size']}" + (f" over {world.size} processes ({_threads()} thread"
                                      f"{'s' if _threads() > 1 else ''} each)" if world.size > 1 else "")

@@ -176,6 +176,10 @@ TOKENS = ("words", "chars")
 line end, and a carriage return before it, being one ``<eos>`` either way)."""
 
 
+UNITS = {"words": "words", "chars": "characters"}
+"""What the tokens of each kind are called in messages."""
+
+
 def _tokens(text: str, tokens: str = "words") -> list:
     """Tokens of whole lines, each line end an ``<eos>``."""
     if tokens == "chars":
