@@ -25,11 +25,11 @@ def row_slices(N: int, T: int, groups: int) -> list:
     return [slice(b[g], b[g + 1]) for g in range(groups) if b[g + 1] > b[g]]
 
 
-def product_T(X: np.ndarray, Y: np.ndarray, out: np.ndarray, slices: list) -> None:
+def product_T(X: np.ndarray, Y: np.ndarray, out: np.ndarray, slices: list, bf16: bool = False) -> None:
     """out = the sum over groups, in order, of X[rows].T @ Y[rows] (out any 2-D view)."""
-    matmul(X[slices[0]].T, Y[slices[0]], out=out)
+    matmul(X[slices[0]].T, Y[slices[0]], out=out, bf16=bf16)
     for rows in slices[1:]:
-        out += matmul(X[rows].T, Y[rows])
+        out += matmul(X[rows].T, Y[rows], bf16=bf16)
 
 
 def column_sum(Y: np.ndarray, out: np.ndarray, slices: list) -> None:
@@ -39,8 +39,11 @@ def column_sum(Y: np.ndarray, out: np.ndarray, slices: list) -> None:
         out += np.sum(Y[rows], axis=0)
 
 
-def product(X: np.ndarray, W: np.ndarray, out: np.ndarray, slices: list) -> np.ndarray:
-    """out[rows] = X[rows] @ W for each group's rows; returns out."""
+def product(X: np.ndarray, W: np.ndarray, out: np.ndarray, slices: list, bf16: bool = False) -> np.ndarray:
+    """out[rows] = X[rows] @ W for each group's rows; returns out.  (With ``bf16``
+    every row is made on its own anyway (``kernels.bf16``): one product.)"""
+    if bf16:
+        return matmul(X, W, out=out, bf16=True)
     for rows in slices:
-        matmul(X[rows], W, out=out[rows])
+        matmul(X[rows], W, out=out[rows], bf16=bf16)
     return out

@@ -1,4 +1,5 @@
-"""Matrix products of the layers, run in Numba's threads (``kernels.blas.par_gemm``)."""
+"""Matrix products of the layers, run in Numba's threads (``kernels.blas.par_gemm``,
+or ``kernels.bf16.matmul`` with ``bf16``: operands rounded to bfloat16, sums in float32)."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,6 +7,7 @@ import numpy as np
 from ._threads import blas_in_kernel
 from .kernels.blas import linear_backward as _linear_backward
 from .kernels.blas import par_gemm
+from .kernels.bf16 import matmul as bf16_matmul
 
 
 def _unit_stride(a: np.ndarray) -> np.ndarray:
@@ -20,29 +22,37 @@ def _target(out: np.ndarray) -> np.ndarray:
     return out if out.strides[1] == out.itemsize or out.shape[1] == 1 else np.empty(out.shape, out.dtype)
 
 
-def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``out = A @ B`` for 2-D arrays of one float dtype; returns out.
+def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, bf16: bool = False) -> np.ndarray:
+    """``out = A @ B`` for 2-D arrays of one float dtype (float32 with ``bf16``); returns out.
 
     ``out`` may be any 2-D view (a grad of a transposed param, say); when its
-    rows are not unit-stride the product goes through a temporary.
+    rows are not unit-stride (with ``bf16``: when it is not C-contiguous) the
+    product goes through a temporary.
     """
-    A, B = _unit_stride(A), _unit_stride(B)
     if out is None:
         out = np.empty((A.shape[0], B.shape[1]), A.dtype)
-    target = _target(out)
-    with blas_in_kernel():
-        par_gemm(A, B, target)
+    if bf16:
+        target = out if out.flags.c_contiguous else np.empty(out.shape, out.dtype)
+        bf16_matmul(A, B, target)
+    else:
+        A, B = _unit_stride(A), _unit_stride(B)
+        target = _target(out)
+        with blas_in_kernel():
+            par_gemm(A, B, target)
     if target is not out:
         out[...] = target
     return out
 
 
-def linear_backward(X: np.ndarray, dY: np.ndarray, W: np.ndarray, dW: np.ndarray) -> np.ndarray:
+def linear_backward(X: np.ndarray, dY: np.ndarray, W: np.ndarray, dW: np.ndarray, bf16: bool = False) -> np.ndarray:
     """The backward products of a linear map: writes ``dW = X.T @ dY`` into
     ``dW`` (D, M) (any 2-D view) and returns ``dY @ W.T`` (R, E), for X (R, D),
     dY (R, M) and W (E, M), from one kernel that reads each block of dY once.
     (X and W differ in their first dimension where X carries a column of ones
-    for the bias.)"""
+    for the bias.)  With ``bf16`` they are two bfloat16 products."""
+    if bf16:
+        matmul(X.T, dY, out=dW, bf16=True)
+        return matmul(dY, W.T, bf16=True)
     XT, dY, WT = _unit_stride(X.T), _unit_stride(dY), _unit_stride(W.T)
     dX = np.empty((X.shape[0], W.shape[0]), X.dtype)
     target = _target(dW)

@@ -3,7 +3,9 @@
 Each takes ``head="full"`` (the reference's affine layer and softmax, the
 default) or ``head="adaptive"`` (``TimeAdaptiveSoftmaxWithLoss``: ``cutoffs``,
 default ``default_cutoffs(V)``, ``div_value`` and ``order``, the word ids by
-falling frequency), whose cost does not grow with the vocabulary.
+falling frequency), whose cost does not grow with the vocabulary, and
+``precision="fp32"`` (the default) or ``"bf16"`` (every product of bfloat16
+operands summed in float32, ``set_precision``).
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import json
 import numpy as np
 
 from . import _validate as v
+from ._precision import Precision
 from .base_model import BaseModel
 from .layers.adaptive import (TimeAdaptiveSoftmaxWithLoss, adaptive_params, check_cutoffs, check_order,
                               default_cutoffs, tail_widths)
@@ -63,6 +66,8 @@ class LanguageModel(BaseModel):
 
     GROUPS = 2
     groups = GROUPS
+    precision = "fp32"
+    """The precision of every product of its layers (``set_precision``)."""
 
     def set_groups(self, groups: int) -> None:
         """Compute the batch as ``groups`` groups of rows (``fastrnn._groups``)."""
@@ -71,6 +76,14 @@ class LanguageModel(BaseModel):
             if hasattr(type(layer), "groups"):
                 layer.groups = self.groups
         self._head = None
+
+    def set_precision(self, precision: str) -> None:
+        """Make every product of its layers in ``precision``: "fp32", or "bf16"
+        (bfloat16 operands, float32 sums, everything else float32: ``fastrnn._precision``)."""
+        layers = [layer for layer in self.layers + [self.loss_layer] if isinstance(layer, Precision)]
+        for layer in layers:
+            layer.precision = precision
+        self.precision = precision
 
     def set_head(self, body: list, V: int, H: int, settings: dict, tied: np.ndarray | None = None) -> None:
         """``layers`` and ``loss_layer`` from the body's layers and a new output head
@@ -205,7 +218,7 @@ class SimpleRnnlm(LanguageModel):
     or, with ``head="adaptive"``, TimeEmbedding -> TimeRNN -> TimeAdaptiveSoftmaxWithLoss."""
 
     def __init__(self, vocab_size: int, wordvec_size: int, hidden_size: int, *, head: str = "full", cutoffs=None,
-                 div_value: float = 4.0, order=None):
+                 div_value: float = 4.0, order=None, precision: str = "fp32"):
         V, D, H = vocab_size, wordvec_size, hidden_size
         settings = head_settings(V, H, head, cutoffs, div_value, order)
         rn = np.random.randn
@@ -215,6 +228,7 @@ class SimpleRnnlm(LanguageModel):
         rnn_b = np.zeros(H).astype("f")
         self.set_head([TimeEmbedding(embed_W), TimeRNN(rnn_Wx, rnn_Wh, rnn_b, stateful=True)], V, H, settings)
         self.rnn_layer = self.layers[1]
+        self.set_precision(precision)
 
     def reset_state(self) -> None:
         self.rnn_layer.reset_state()
@@ -232,13 +246,14 @@ class Rnnlm(LanguageModel):
     or, with ``head="adaptive"``, TimeEmbedding -> TimeLSTM -> TimeAdaptiveSoftmaxWithLoss."""
 
     def __init__(self, vocab_size: int = 10000, wordvec_size: int = 100, hidden_size: int = 100, *,
-                 head: str = "full", cutoffs=None, div_value: float = 4.0, order=None):
+                 head: str = "full", cutoffs=None, div_value: float = 4.0, order=None, precision: str = "fp32"):
         V, D, H = vocab_size, wordvec_size, hidden_size
         settings = head_settings(V, H, head, cutoffs, div_value, order)
         embed_W = scaled_randn((V, D), 100)
         lstm = _lstm_params(D, H)
         self.set_head([TimeEmbedding(embed_W), TimeLSTM(*lstm, stateful=True)], V, H, settings)
         self.lstm_layer = self.layers[1]
+        self.set_precision(precision)
 
     def reset_state(self) -> None:
         self.lstm_layer.reset_state()
@@ -269,7 +284,7 @@ class RnnLanguageModel(LanguageModel):
 
     def __init__(self, vocab_size: int, wordvec_size: int, hidden_size: int, *, cell: str = "lstm",
                  layers: int = 1, tied: bool = False, dropout_ratio: float | None = None, head: str = "full",
-                 cutoffs=None, div_value: float = 4.0, order=None):
+                 cutoffs=None, div_value: float = 4.0, order=None, precision: str = "fp32"):
         V, D, H = vocab_size, wordvec_size, hidden_size
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {', '.join(map(repr, CELLS))}, got {cell!r}")
@@ -291,6 +306,7 @@ class RnnLanguageModel(LanguageModel):
         self.set_head(body, V, H, settings, tied=embed_W if tied else None)
         self.recurrent_layers = [layer for layer in self.layers if isinstance(layer, time_cell)]
         self.drop_layers = [layer for layer in self.layers if isinstance(layer, TimeDropout)]
+        self.set_precision(precision)
 
     def structure(self) -> dict:
         """Its cell, layers, tying and dropout, which its params files carry."""
@@ -335,12 +351,13 @@ class BetterRnnlm(RnnLanguageModel):
 
     def __init__(self, vocab_size: int = 10000, wordvec_size: int = 650, hidden_size: int = 650,
                  dropout_ratio: float = 0.5, *, head: str = "full", cutoffs=None, div_value: float = 4.0,
-                 order=None):
+                 order=None, precision: str = "fp32"):
         if wordvec_size != hidden_size:
             raise ValueError(f"BetterRnnlm ties the output weight to the embedding: wordvec_size ({wordvec_size}) "
                              f"must equal hidden_size ({hidden_size})")
         super().__init__(vocab_size, wordvec_size, hidden_size, cell="lstm", layers=2, tied=True,
-                         dropout_ratio=dropout_ratio, head=head, cutoffs=cutoffs, div_value=div_value, order=order)
+                         dropout_ratio=dropout_ratio, head=head, cutoffs=cutoffs, div_value=div_value, order=order,
+                         precision=precision)
         self.lstm_layers = self.recurrent_layers
 
     def _file_entries(self) -> dict:

@@ -126,6 +126,7 @@ class Run:
         head = ({"head": "adaptive", "cutoffs": s["cutoffs"], "div_value": s["div_value"],
                  "order": corpus.word_order()} if s["head"] == "adaptive" else {})
         self.model = build(s, len(corpus.words), head)
+        self.model.set_precision(s.get("precision", "fp32"))
         if world.rank > 0:  # each process its own reproducible dropout masks
             for k, layer in enumerate(getattr(self.model, "drop_layers", [])):
                 layer.rng = np.random.default_rng(np.random.SeedSequence(s["seed"], spawn_key=(world.rank, k)))
@@ -232,12 +233,17 @@ class Run:
     # -- evaluation -----------------------------------------------------------
 
     def evaluate(self, data: np.ndarray) -> float:
-        """Perplexity of ``data`` (rank 0 computes it, every process gets it); the
-        model's state is reset before and after, as in the book's scripts."""
+        """Perplexity of ``data`` (rank 0 computes it, every process gets it), in
+        float32 whatever the run's precision; the model's state is reset before
+        and after, as in the book's scripts."""
         ppl = None
         if self.world.rank == 0:
             self.model.reset_state()
-            ppl = eval_perplexity(self.model, data, EVAL_BATCH, EVAL_TIME, progress=self.report.bar)
+            self.model.set_precision("fp32")  # as ``fastrnn eval`` measures it
+            try:
+                ppl = eval_perplexity(self.model, data, EVAL_BATCH, EVAL_TIME, progress=self.report.bar)
+            finally:
+                self.model.set_precision(self.settings.get("precision", "fp32"))
         self.model.reset_state()
         return self.world.bcast(ppl)
 

@@ -14,7 +14,8 @@ allows fused multiply-adds.
 All kernels are cached on disk so a second process does not compile again.
 Numba keys its cache on the kernel's own source file only: after editing this
 file or another kernel module that others import (``mathfn``, ``blas``, ``tiles``,
-``gates``, ``softmax``, ``simd``), delete the ``__pycache__`` folders under ``kernels/``.
+``gates``, ``softmax``, ``simd``, ``gemm``, ``bf16``, ``packed``), delete the ``__pycache__`` folders
+under ``kernels/``.
 """
 
 FASTMATH = {"nsz", "arcp", "contract"}

@@ -18,6 +18,10 @@ Every element of a product is one chain of fused multiply-adds over k = 0,
 1, ..., K-1 in order, whatever the block it falls in and whatever the vector
 width: results do not depend on how the product is split into blocks,
 threads or processes, nor on the machine.
+
+The micro-kernel has a bfloat16 form (``kernels.bf16``): given rows and a
+panel of bfloat16 pairs (uint16) it makes float32 sums with vdpbf16ps
+(AVX512_BF16), each step of its loop a pair of k.
 """
 from llvmlite import binding as ll
 from llvmlite import ir
@@ -27,17 +31,18 @@ from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
 
 from .config import JIT, PJIT
-from .tiles import chunk_ranges
 
 
-def _avx512() -> bool:
-    """Whether kernels compile for AVX-512 (Numba targets the host unless told otherwise)."""
+def _feature(name: str) -> bool:
+    """Whether kernels compile for the CPU feature ``name`` (LLVM's spelling)."""
     if config.CPU_FEATURES or config.CPU_NAME not in (None, "host"):
-        return "+avx512f" in (config.CPU_FEATURES or "")
-    return bool(ll.get_host_cpu_features().get("avx512f"))
+        return f"+{name}" in (config.CPU_FEATURES or "")
+    return bool(ll.get_host_cpu_features().get(name))
 
 
-VECTOR_BYTES, REGISTERS = (64, 32) if _avx512() else (32, 16)
+VECTOR_BYTES, REGISTERS = (64, 32) if _feature("avx512f") else (32, 16)
+BF16 = _feature("avx512bf16") and VECTOR_BYTES == 64
+"""Whether the micro-kernel has its bfloat16 form (vdpbf16ps, AVX512_BF16)."""
 NR = 2 * VECTOR_BYTES // 4
 """Columns of a panel: two vector registers of float32 (four of float64)."""
 ITEMSIZE = {types.float32: 4, types.float64: 8}
@@ -67,27 +72,47 @@ def _tile(width, name):
     """The micro-kernel over the first ``width`` (NR or NR // 2) columns of a panel."""
 
     def typer(typingctx, K, A, a_off, a_rs, Bp, b_off, C, c_off, c_rs, rows, cols):
-        for arr in (A, Bp, C):
-            if not (isinstance(arr, types.Array) and arr.ndim == 1 and arr.layout == "C" and arr.dtype == A.dtype
-                    and arr.dtype in ITEMSIZE):
-                raise TypingError(f"{name} needs flat contiguous arrays of one float type")
+        flat = all(isinstance(arr, types.Array) and arr.ndim == 1 and arr.layout == "C" for arr in (A, Bp, C))
+        if not (flat and A.dtype == Bp.dtype and (C.dtype == A.dtype in ITEMSIZE or
+                                                  (A.dtype == types.uint16 and C.dtype == types.float32))):
+            raise TypingError(f"{name} needs flat contiguous arrays of one float type, or bfloat16 pairs "
+                              "(uint16) into float32")
         return _tile_codegen(width, K, A, a_off, a_rs, Bp, b_off, C, c_off, c_rs, rows, cols)
 
     typer.__name__ = name
     return intrinsic(typer)
 
 
+class _BFloat(ir.Type):
+    """LLVM's ``bfloat`` (llvmlite has no such type)."""
+
+    def _to_string(self):
+        return "bfloat"
+
+    def __eq__(self, other):
+        return isinstance(other, _BFloat)
+
+    def __hash__(self):
+        return hash("bfloat")
+
+
 def _tile_codegen(width, K, A, a_off, a_rs, Bp, b_off, C, c_off, c_rs, rows, cols):
-    MR, W = ROWS[A.dtype], VECTOR_BYTES // ITEMSIZE[A.dtype]
+    pairs = A.dtype == types.uint16  # bfloat16 pairs into float32: K counts pairs of k
+    MR, W = ROWS[C.dtype], VECTOR_BYTES // ITEMSIZE[C.dtype]
     NV = width // W
-    kind = f"v{W}f{8 * ITEMSIZE[A.dtype]}"
+    kind = f"v{W}f{8 * ITEMSIZE[C.dtype]}"
     sig = types.none(K, A, a_off, a_rs, Bp, b_off, C, c_off, c_rs, rows, cols)
 
     def codegen(context, builder, signature, args):
+        if pairs and not BF16:  # never called (the layers refuse bf16 here): no vdpbf16ps for a CPU without it
+            builder.call(cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), []),
+                                                        "llvm.trap"), [])
+            return context.get_dummy_value()
         K_, A_, a_off_, a_rs_, B_, b_off_, C_, c_off_, c_rs_, rows_, cols_ = args
         i64, i32 = ir.IntType(64), ir.IntType(32)
-        align = ITEMSIZE[A.dtype]
-        vty = ir.VectorType(ir.DoubleType() if A.dtype == types.float64 else ir.FloatType(), W)
+        align = ITEMSIZE[C.dtype]
+        vty = ir.VectorType(ir.DoubleType() if C.dtype == types.float64 else ir.FloatType(), W)
+        bty = ir.VectorType(_BFloat(), 2 * W) if pairs else vty  # a vector of the panel
         adata, bdata, cdata = (context.make_array(t)(context, builder, a).data for t, a in ((A, A_), (Bp, B_), (C, C_)))
 
         def const(v):
@@ -98,7 +123,11 @@ def _tile_codegen(width, K, A, a_off, a_rs, Bp, b_off, C, c_off, c_rs, rows, col
         for i in range(MR):  # rows past the last repeat it: every load stays inside A
             r = builder.select(builder.icmp_signed("<", const(i), rows_), const(i), last)
             rowp.append(builder.gep(adata, [builder.add(a_off_, builder.mul(r, a_rs_))]))
-        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty] * 3), f"llvm.fma.{kind}")
+        if pairs:
+            fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty, bty, bty]),
+                                                 "llvm.x86.avx512bf16.dpbf16ps.512")
+        else:
+            fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty] * 3), f"llvm.fma.{kind}")
 
         entry = builder.block
         header, body, done = (builder.append_basic_block(f"tile.{n}") for n in ("header", "body", "done"))
@@ -112,13 +141,20 @@ def _tile_codegen(width, K, A, a_off, a_rs, Bp, b_off, C, c_off, c_rs, rows, col
         builder.cbranch(builder.icmp_signed("<", k, K_), body, done)
 
         builder.position_at_end(body)
-        bptr = builder.gep(bdata, [builder.add(b_off_, builder.mul(k, const(NR)))])
-        bv = [builder.load(builder.bitcast(builder.gep(bptr, [const(v * W)]), vty.as_pointer()), align=align)
-              for v in range(NV)]
+        step = 2 * NR if pairs else NR  # panel elements a step of k
+        bptr = builder.gep(bdata, [builder.add(b_off_, builder.mul(k, const(step)))])
+        bv = [builder.load(builder.bitcast(builder.gep(bptr, [const(v * (2 * W if pairs else W))]), bty.as_pointer()),
+                           align=align) for v in range(NV)]
         new = []
         for i in range(MR):
-            a = _splat(builder, builder.load(builder.gep(rowp[i], [k])), vty, W)
-            new += [builder.call(fma, [a, bv[v], accs[i * NV + v]]) for v in range(NV)]
+            if pairs:  # the row's pair (k, k+1) in every lane: vdpbf16ps adds both products into it
+                pair = builder.load(builder.bitcast(builder.gep(rowp[i], [builder.mul(k, const(2))]),
+                                                    i32.as_pointer()), align=2)
+                a = builder.bitcast(_splat(builder, pair, ir.VectorType(i32, W), W), bty)
+                new += [builder.call(fma, [accs[i * NV + v], a, bv[v]]) for v in range(NV)]
+            else:
+                a = _splat(builder, builder.load(builder.gep(rowp[i], [k])), vty, W)
+                new += [builder.call(fma, [a, bv[v], accs[i * NV + v]]) for v in range(NV)]
         end = builder.block
         k.add_incoming(builder.add(k, const(1)), end)
         for a, n in zip(accs, new):
@@ -221,14 +257,3 @@ def products(K, A, a_base, a_rs, Bp, G, H, C, c_base, c_rs, r0, r1, k0, k1):
                     half_tile(K, A, a_off, a_rs, Bp, b_off, C, c_off, c_rs, rows, w)
                 else:
                     tile(K, A, a_off, a_rs, Bp, b_off, C, c_off, c_rs, rows, w)
-
-
-@njit(**PJIT)
-def packed_matmul(A, Bp, G, C, threads):
-    """C (M, G*H) = A (M, K) @ B for B packed by ``pack(B, G, .)``, C-contiguous
-    A and C, in ``threads`` ranges of unit chunks: a recurrent step's product."""
-    M, K = A.shape
-    H = C.shape[1] // G
-    ranges = chunk_ranges(panels(H), threads)
-    for q in prange(ranges.shape[0]):
-        products(K, A.reshape(-1), 0, K, Bp, G, H, C.reshape(-1), 0, G * H, 0, M, ranges[q, 0], ranges[q, 1])

@@ -13,7 +13,8 @@ from numba import njit, prange
 
 from .config import JIT, PJIT
 from .gates import activate
-from .gemm import NR, panels, products
+from .gemm import NR, panels
+from .packed import products
 from .tiles import split
 
 

@@ -19,8 +19,10 @@ one a task, whose parts of dx are summed in group order: every split depends
 on the shapes alone, so results do not depend on the thread count.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
 
+from . import bf16 as _bf16
 from .blas import gemm, sum_parts
 from .config import JIT, PJIT
 from .softmax import exp_sum, row_max
@@ -42,6 +44,24 @@ def column_tiles(R, V):
     return (V + width - 1) // width, width
 
 
+def _scores(x1, x1r, W, tile, bf16):
+    """tile = x1 @ W by BLAS, or with ``bf16`` (float32 only) of x1 rounded (x1r,
+    ``kernels.bf16.rounded``) and W rounded (in kernels only)."""
+
+
+@overload(_scores, jit_options=JIT)
+def _scores_impl(x1, x1r, W, tile, bf16):
+    if tile.dtype != types.float32:  # float64 layers have no bf16
+        return lambda x1, x1r, W, tile, bf16: gemm(x1, W, tile)
+
+    def impl(x1, x1r, W, tile, bf16):
+        if bf16:
+            _bf16.rounded_gemm(x1r, W, tile)
+        else:
+            gemm(x1, W, tile)
+    return impl
+
+
 @njit(**JIT)
 def _group(g, count):
     """Tiles [first, stop) of group g of the count tiles."""
@@ -50,20 +70,22 @@ def _group(g, count):
 
 
 @njit(**PJIT)
-def head_forward(x1, Wb, t, E, tmax, tsum, tlabel):
+def head_forward(x1, Wb, t, E, tmax, tsum, tlabel, bf16):
     """x1 (R, D+1), Wb (D+1, V), t (R,) ids (any value outside [0, V) is never
     looked up); writes E (count, R, width), tmax and tsum (count, R), and
-    tlabel (R,), the score at t[r] of each row whose label lies in [0, V)."""
+    tlabel (R,), the score at t[r] of each row whose label lies in [0, V).
+    ``bf16``: the scores' products take bfloat16 operands (float32 only)."""
     V = Wb.shape[1]
     R = E.shape[1]
     count, width = column_tiles(R, V)
+    x1r = _bf16.rounded(x1) if bf16 else np.empty(0, np.uint16)  # rounded once for every tile
     for g in prange(min(GROUPS, count)):
         first, stop = _group(g, count)
         S = np.empty(R * width, E.dtype)
         for k in range(first, stop):
             c0, c1 = k * width, min(V, (k + 1) * width)
             tile = S[:R * (c1 - c0)].reshape(R, c1 - c0)  # C-contiguous rows, so loops vectorise
-            gemm(x1, Wb[:, c0:c1], tile)
+            _scores(x1, x1r, Wb[:, c0:c1], tile, bf16)
             for r in range(R):
                 row = tile[r]
                 label = t[r]
@@ -75,18 +97,22 @@ def head_forward(x1, Wb, t, E, tmax, tsum, tlabel):
 
 
 @njit(**PJIT)
-def head_backward(x1, E, c, t, scale, WT, dWb, parts, dx, accumulate):
+def head_backward(x1, E, c, t, scale, WT, dWb, parts, dx, accumulate, bf16):
     """x1 (R, D+1), E (count, R, width) and c (count, R) from the forward; t (R,) labels,
     a label outside [0, V) (an ignored row, whose c is 0) adding no label term;
     WT (V, D) the transposed weight.  Writes dx (R, D), using parts (GROUPS, R, D)
     as scratch, and dWb (D+1, V), or adds this call's dWb to it (``accumulate``:
     each tile's part is made whole, then added).  Every tile's part is the same
     either way, so calls over groups of rows add up, in their order, as one
-    process per group would."""
+    process per group would.  ``bf16``: ``_pair_backward``."""
     V, R = WT.shape[0], E.shape[1]
     D1, D = x1.shape[1], WT.shape[1]
     count, width = column_tiles(R, V)
     groups = min(GROUPS, count)
+    if bf16:
+        _pair_backward(x1, E, c, t, scale, WT, dWb, parts, accumulate)
+        sum_parts(parts[:groups], dx)
+        return
     for g in prange(groups):
         first, stop = _group(g, count)
         X = np.empty((R, D1), x1.dtype)
@@ -116,3 +142,48 @@ def head_backward(x1, E, c, t, scale, WT, dWb, parts, dx, accumulate):
             if accumulate:
                 dWb[:, c0:c1] += out
     sum_parts(parts[:groups], dx)
+
+
+@njit(**PJIT)
+def _pair_backward(x1, E, c, t, scale, WT, dWb, parts, accumulate):
+    """``head_backward``'s products with bfloat16 operands: each tile's gradient
+    dS = c * E - scale * onehot is made in float32 and rounded as it is stored
+    (in cache), then multiplied with the rounded x1 and W.T: dWb = x1.T @ dS and
+    its part of dx = dS @ W.T, the products of the gradient itself."""
+    V, R = WT.shape[0], E.shape[1]
+    D1 = x1.shape[1]
+    count, width = column_tiles(R, V)
+    x1Tr = _bf16.rounded(x1.T)  # rounded once for every tile
+    for g in prange(min(GROUPS, count)):
+        first, stop = _group(g, count)
+        dS = _bf16.row_buffer(R, width)  # rounded rows of the tile's gradient
+        dSp = np.empty(_bf16.packed_size(R, width, 1), np.uint16)  # and packed as the right operand
+        W = np.empty(D1 * width, np.float32)
+        P = np.empty((R, WT.shape[1]), np.float32)
+        part = parts[g]
+        part[:] = 0
+        for k in range(first, stop):
+            c0, c1 = k * width, min(V, (k + 1) * width)
+            w = c1 - c0
+            Kp = _bf16.padded(w)
+            if w < width:
+                dS[:] = 0
+            for r in range(R):
+                ck, row, e = c[k, r], dS[r * Kp:r * Kp + w], E[k, r, :w]
+                for j in range(w):
+                    row[j] = _bf16.bf16(ck * e[j])
+                if c0 <= t[r] < c1:
+                    row[t[r] - c0] = _bf16.bf16(ck * e[t[r] - c0] - scale)
+            _bf16.pack_rounded(dS, Kp, R, w, dSp)
+            dW = W[:D1 * w].reshape(D1, w)
+            _bf16.blocks(_bf16.padded(R), x1Tr, dSp, 1, w, W, 0, w, D1, 0, _bf16.panels(w))
+            for i in range(D1):  # row by row: unit-stride loops
+                target, src = dWb[i, c0:c1], dW[i]
+                if accumulate:
+                    for j in range(w):
+                        target[j] += src[j]
+                else:
+                    target[:] = src
+            _bf16.blocks(Kp, dS, _bf16.panels_of(WT[c0:c1]), 1, WT.shape[1], P.reshape(-1), 0, WT.shape[1], R, 0,
+                         _bf16.panels(WT.shape[1]))
+            part += P

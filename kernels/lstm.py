@@ -19,8 +19,9 @@ from numba import njit, prange
 
 from .config import JIT, PJIT
 from .gates import activate
-from .gemm import NR, panels, products
+from .gemm import NR, panels
 from .mathfn import tanh
+from .packed import products
 from .tiles import split
 
 

@@ -11,8 +11,9 @@ import numpy as np
 from numba import njit, prange
 
 from .config import JIT, PJIT
-from .gemm import NR, panels, products
+from .gemm import NR, panels
 from .mathfn import tanh
+from .packed import products
 from .tiles import split
 
 

@@ -7,7 +7,7 @@ import numpy as np
 
 def rnn_forward(xs, Wx, Wh, b, h0):
     """hs[:, t] = tanh(hs[:, t-1] @ Wh + xs[:, t] @ Wx + b), hs[:, -1] = h0."""
-    xs, Wx, Wh, b, h = (np.asarray(a, np.float64) for a in (xs, Wx, Wh, b, h0))
+    xs, Wx, Wh, b, h = (np.asanyarray(a, np.float64) for a in (xs, Wx, Wh, b, h0))
     N, T, _ = xs.shape
     hs = np.zeros((N, T, Wh.shape[0]))
     for t in range(T):
@@ -18,7 +18,7 @@ def rnn_forward(xs, Wx, Wh, b, h0):
 
 def rnn_backward(xs, Wx, Wh, b, h0, dhs):
     """Gradients (dxs, dWx, dWh, db, dh0) of sum(hs * dhs) by backprop through time."""
-    xs, Wx, Wh, h0, dhs = (np.asarray(a, np.float64) for a in (xs, Wx, Wh, h0, dhs))
+    xs, Wx, Wh, h0, dhs = (np.asanyarray(a, np.float64) for a in (xs, Wx, Wh, h0, dhs))
     hs = rnn_forward(xs, Wx, Wh, b, h0)
     N, T, _ = xs.shape
     dxs = np.zeros_like(xs)
@@ -37,14 +37,14 @@ def rnn_backward(xs, Wx, Wh, b, h0, dhs):
 
 def embedding_backward(ids, dout, V):
     dW = np.zeros((V, dout.shape[-1]))
-    for i, row in zip(np.ravel(ids), np.asarray(dout, np.float64).reshape(-1, dout.shape[-1])):
+    for i, row in zip(np.ravel(ids), np.asanyarray(dout, np.float64).reshape(-1, dout.shape[-1])):
         dW[i] += row
     return dW
 
 
 def softmax_cross_entropy(xs, ts, ignore=-1):
     """(loss, dxs): mean over non-ignored positions of -log softmax(xs)[t], and its gradient."""
-    xs = np.asarray(xs, np.float64)
+    xs = np.asanyarray(xs, np.float64)
     N, T, V = xs.shape
     x = xs.reshape(-1, V)
     t = np.ravel(ts)
@@ -62,9 +62,45 @@ def softmax_cross_entropy(xs, ts, ignore=-1):
     return loss, dx.reshape(N, T, V)
 
 
+def bf16_round(x):
+    """x rounded to the nearest bfloat16 (8 significant bits, ties to even), as
+    float64: the spacing of the values near x is 2**(e - 8) for x = m * 2**e,
+    m in [0.5, 1), and never below 2**-133 (bfloat16's subnormals); infinities
+    and NaN stay what they are, and a value that rounds to 2**128 or beyond is
+    an infinity (bfloat16 has float32's exponent range)."""
+    x = np.asarray(x, np.float64).view(np.ndarray)
+    _, e = np.frexp(x)
+    q = np.ldexp(1.0, np.maximum(e, -125) - 8)
+    with np.errstate(invalid="ignore", over="ignore"):
+        r = np.where(np.isfinite(x), np.rint(x / q) * q, x)
+    return np.where(np.abs(r) >= 2.0**128, np.copysign(np.inf, r), r)
+
+
+class Bf16Operands(np.ndarray):
+    """float64 values whose matrix products round both operands to bfloat16
+    first (``bf16_round``) and then multiply exactly (in float64): given as the
+    inputs of the oracles above, every product they make is of rounded operands,
+    what fastrnn's ``precision="bf16"`` does with float32 sums."""
+
+    def __matmul__(self, other):
+        return np.matmul(bf16_round(self), bf16_round(other)).view(Bf16Operands)
+
+    def __rmatmul__(self, other):
+        return np.matmul(bf16_round(other), bf16_round(self)).view(Bf16Operands)
+
+    def __array_function__(self, func, types, args, kwargs):  # hstack and the like keep the class
+        out = super().__array_function__(func, types, args, kwargs)
+        return out.view(Bf16Operands) if isinstance(out, np.ndarray) and out.dtype.kind == "f" else out
+
+
+def bf16_operands(*arrays):
+    """The arrays as float64 ``Bf16Operands``."""
+    return tuple(np.asarray(a, np.float64).view(Bf16Operands) for a in arrays)
+
+
 def rel_err(actual, expected):
     """max |actual - expected| / max |expected|: the error relative to the array's scale."""
-    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    actual, expected = np.asanyarray(actual, np.float64), np.asanyarray(expected, np.float64)
     assert actual.shape == expected.shape, (actual.shape, expected.shape)
     scale = np.max(np.abs(expected))
     return np.max(np.abs(actual - expected)) / (scale if scale > 0 else 1.0)
@@ -92,7 +128,7 @@ def sigmoid(x):
 
 def lstm_forward(xs, Wx, Wh, b, h0, c0):
     """(hs, cs) of the LSTM with gates f, g, i, o along 4H (the reference's layout)."""
-    xs, Wx, Wh, b, h, c = (np.asarray(a, np.float64) for a in (xs, Wx, Wh, b, h0, c0))
+    xs, Wx, Wh, b, h, c = (np.asanyarray(a, np.float64) for a in (xs, Wx, Wh, b, h0, c0))
     N, T, _ = xs.shape
     H = Wh.shape[0]
     hs, cs = np.zeros((N, T, H)), np.zeros((N, T, H))
@@ -107,12 +143,12 @@ def lstm_forward(xs, Wx, Wh, b, h0, c0):
 
 def lstm_backward(xs, Wx, Wh, b, h0, c0, dhs, dcT=None):
     """Gradients (dxs, dWx, dWh, db, dh0, dc0) of sum(hs * dhs) + sum(c_T * dcT)."""
-    xs, Wx, Wh, b, h0, c0, dhs = (np.asarray(a, np.float64) for a in (xs, Wx, Wh, b, h0, c0, dhs))
+    xs, Wx, Wh, b, h0, c0, dhs = (np.asanyarray(a, np.float64) for a in (xs, Wx, Wh, b, h0, c0, dhs))
     hs, cs = lstm_forward(xs, Wx, Wh, b, h0, c0)
     N, T, _ = xs.shape
     H = Wh.shape[0]
     dxs, dWx, dWh, db = np.zeros_like(xs), np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)
-    dh, dc = np.zeros_like(h0), (np.zeros_like(c0) if dcT is None else np.asarray(dcT, np.float64))
+    dh, dc = np.zeros_like(h0), (np.zeros_like(c0) if dcT is None else np.asanyarray(dcT, np.float64))
     for t in reversed(range(T)):
         h_prev = hs[:, t - 1] if t > 0 else h0
         c_prev = cs[:, t - 1] if t > 0 else c0
@@ -134,7 +170,7 @@ def lstm_backward(xs, Wx, Wh, b, h0, c0, dhs, dcT=None):
 
 def gru_forward(xs, Wx, Wh, b, h0):
     """hs of the GRU with gates z, r, candidate along 3H (the reference's layout)."""
-    xs, Wx, Wh, b, h = (np.asarray(a, np.float64) for a in (xs, Wx, Wh, b, h0))
+    xs, Wx, Wh, b, h = (np.asanyarray(a, np.float64) for a in (xs, Wx, Wh, b, h0))
     N, T, _ = xs.shape
     H = Wh.shape[0]
     hs = np.zeros((N, T, H))
@@ -150,7 +186,7 @@ def gru_forward(xs, Wx, Wh, b, h0):
 
 def gru_backward(xs, Wx, Wh, b, h0, dhs):
     """Gradients (dxs, dWx, dWh, db, dh0) of sum(hs * dhs), written as the reference's step."""
-    xs, Wx, Wh, b, h0, dhs = (np.asarray(a, np.float64) for a in (xs, Wx, Wh, b, h0, dhs))
+    xs, Wx, Wh, b, h0, dhs = (np.asanyarray(a, np.float64) for a in (xs, Wx, Wh, b, h0, dhs))
     hs = gru_forward(xs, Wx, Wh, b, h0)
     N, T, _ = xs.shape
     H = Wh.shape[0]
@@ -188,7 +224,7 @@ def language_model_loss(embed_W, cells, affine_W, affine_b, xs, ts, states=None,
     dropout masks, scale included, applied to the embedding output and to each
     cell's output.  Returns (loss, last states).
     """
-    hs = np.asarray(embed_W, np.float64)[xs]
+    hs = np.asanyarray(embed_W, np.float64)[xs]
     N = xs.shape[0]
     masks = masks if masks is not None else [None] * (len(cells) + 1)
     last = []
@@ -209,7 +245,7 @@ def language_model_loss(embed_W, cells, affine_W, affine_b, xs, ts, states=None,
         hs = hs * masks[-1]
     if head is not None:
         return head(hs.reshape(-1, hs.shape[-1]), ts), last
-    scores = hs @ np.asarray(affine_W, np.float64) + np.asarray(affine_b, np.float64)
+    scores = hs @ np.asanyarray(affine_W, np.float64) + np.asanyarray(affine_b, np.float64)
     return softmax_cross_entropy(scores, ts)[0], last
 
 
@@ -225,14 +261,14 @@ def adaptive_log_prob(x, W, b, tails, cutoffs, order=None):
     cutoffs[0] are the head's columns k; ranks in [cutoffs[i], cutoffs[i+1])
     (the last up to V) are cluster i's: the head's column cutoffs[0] + i plus the
     log softmax of ``(x @ P_i) @ W_i`` at k - cutoffs[i]."""
-    x = np.asarray(x, np.float64)
+    x = np.asanyarray(x, np.float64)
     c0, V = cutoffs[0], cutoffs[-1] + tails[-1][1].shape[1]
     bounds = list(cutoffs) + [V]
-    head = log_softmax(x @ np.asarray(W, np.float64) + np.asarray(b, np.float64))
+    head = log_softmax(x @ np.asanyarray(W, np.float64) + np.asanyarray(b, np.float64))
     by_rank = np.empty((x.shape[0], V))
     by_rank[:, :c0] = head[:, :c0]
     for i, (P, Wt) in enumerate(tails):
-        tail = log_softmax(x @ np.asarray(P, np.float64) @ np.asarray(Wt, np.float64))
+        tail = log_softmax(x @ np.asanyarray(P, np.float64) @ np.asanyarray(Wt, np.float64))
         by_rank[:, bounds[i]:bounds[i + 1]] = head[:, [c0 + i]] + tail
     out = np.empty_like(by_rank)
     out[:, np.arange(V) if order is None else order] = by_rank
@@ -243,8 +279,8 @@ def adaptive_loss(x, W, b, tails, cutoffs, ts, order=None, ignore=-1):
     """(loss, dx, dW, db, [(dP_i, dW_i), ...]) of the mean of -log p(t) over the
     labels t of ts (R,) other than ``ignore``, by the chain rule through each part:
     the head's softmax for every row, cluster i's for the rows whose label is in it."""
-    x, W, b = (np.asarray(a, np.float64) for a in (x, W, b))
-    tails = [(np.asarray(P, np.float64), np.asarray(Wt, np.float64)) for P, Wt in tails]
+    x, W, b = (np.asanyarray(a, np.float64) for a in (x, W, b))
+    tails = [(np.asanyarray(P, np.float64), np.asanyarray(Wt, np.float64)) for P, Wt in tails]
     c0, V = cutoffs[0], cutoffs[-1] + tails[-1][1].shape[1]
     rank_of = np.empty(V, int)
     rank_of[np.arange(V) if order is None else order] = np.arange(V)

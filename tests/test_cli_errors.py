@@ -1,7 +1,10 @@
 """Every mistake a user can make on the command line: one line on stderr, naming it,
 and exit status 2; never a traceback."""
 import json
+import os
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -198,3 +201,20 @@ def test_bad_values_of_the_newer_commands_and_options(files, run_dir, args, expe
     line = error_line(*(a.format(**values) for a in args))
     assert line.startswith(f"fastrnn {args[0]}: error: ") or line.startswith("fastrnn: error: ")
     assert expected.format(**values) in line, line
+
+
+def test_bf16_on_a_cpu_without_avx512_bf16(tmp_path):
+    """Compiled for a CPU without AVX512_BF16 (Haswell), precision="bf16" is refused at
+    once, by the command line in one line (exit status 2) and by the classes with a
+    RuntimeError naming the instruction set; float32 runs as before."""
+    env = {"NUMBA_CPU_NAME": "haswell", "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    run = fastrnn("train", "--precision", "bf16", "--epochs", 1, check=False, env=env)
+    assert run.returncode == 2
+    assert run.stderr.splitlines() == ["fastrnn train: error: --precision bf16 needs a CPU with AVX512_BF16, "
+                                       "which this one has not"]
+    probe = ("import numpy as np\nfrom fastrnn import Rnnlm\nfrom fastrnn.kernels.gemm import BF16\n"
+             "assert not BF16\ntry:\n    Rnnlm(20, 4, 5, precision='bf16')\nexcept RuntimeError as e:\n"
+             "    print(e)\nRnnlm(20, 4, 5)\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=os.environ | env)
+    assert done.returncode == 0, done.stderr
+    assert "precision='bf16' needs a CPU with AVX512_BF16" in done.stdout and "use precision='fp32'" in done.stdout

@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from fastrnn.kernels.gemm import NR, packed_matmul
+from fastrnn.kernels.gemm import NR
+from fastrnn.kernels.packed import packed_matmul
 from fastrnn.layers.recurrent import packed
 from support import TOL, randn
 
@@ -49,7 +50,8 @@ def test_a_row_is_the_same_alone_in_any_block_and_with_any_threads(rng, dtype):
 
 PRODUCTS = """
 import sys, numpy as np
-from fastrnn.kernels.gemm import NR, packed_matmul
+from fastrnn.kernels.gemm import NR
+from fastrnn.kernels.packed import packed_matmul
 from fastrnn.layers.recurrent import packed
 rng = np.random.default_rng(0)
 out = []

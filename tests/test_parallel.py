@@ -16,6 +16,7 @@ import pytest
 from cli_support import FASTRNN, SMALL, fastrnn, markov_files, text_args
 from fastrnn import checkpoint
 from fastrnn.io import read_params
+from fastrnn.kernels.gemm import BF16
 
 MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
 needs_mpi = pytest.mark.skipif(MPIEXEC is None or importlib.util.find_spec("mpi4py") is None,
@@ -162,16 +163,31 @@ def test_a_rank_killed_mid_step_ends_the_job_and_the_run_resumes(tmp_path, victi
         np.testing.assert_array_equal(x, y)
 
 
-@needs_mpi
-def test_two_processes_equal_one_with_any_cell(tmp_path):
-    """A structure of no preset (GRU, 2 layers, tied, no dropout) through the same
-    allreduce: two processes end with the params of one."""
+def assert_two_processes_equal_one(tmp_path, *options):
+    """``fastrnn train`` on a small Markov corpus with ``options``, in one process and
+    under ``mpiexec -n 2``: the same params, bit for bit."""
     files = markov_files(tmp_path, sizes=(8_000, 1_000, 1_000))
-    args = ("train", *text_args(files, tmp_path / "cache"), *SMALL, "--epochs", 1, "--cell", "gru", "--layers", 2,
-            "--tied", "--wordvec-size", 32)
+    args = ("train", *text_args(files, tmp_path / "cache"), *SMALL, "--epochs", 1, *options)
     fastrnn(*args, "--out", tmp_path / "one")
     two = mpiexec(2, FASTRNN, *args, "--out", tmp_path / "two")
     assert two.returncode == 0, two.stderr
     for x, y in zip(read_params(tmp_path / "one" / "params.npz").arrays,
                     read_params(tmp_path / "two" / "params.npz").arrays, strict=True):
         np.testing.assert_array_equal(x, y)
+
+
+@needs_mpi
+def test_two_processes_equal_one_with_any_cell(tmp_path):
+    """A structure of no preset (GRU, 2 layers, tied, no dropout) through the same
+    allreduce: two processes end with the params of one."""
+    assert_two_processes_equal_one(tmp_path, "--cell", "gru", "--layers", 2, "--tied", "--wordvec-size", 32)
+
+
+@needs_mpi
+@pytest.mark.skipif(not BF16, reason="this CPU has no AVX512_BF16")
+def test_two_processes_equal_one_in_bf16(tmp_path):
+    """--precision bf16 (two LSTM layers, tied): every product makes each of its rows
+    on its own and sums each group's gradient in a fixed order, so two processes
+    end with the params of one, bit for bit."""
+    assert_two_processes_equal_one(tmp_path, "--model", "better", "--dropout", 0, "--wordvec-size", 32,
+                                   "--precision", "bf16")

@@ -11,16 +11,17 @@ import pytest
 from fastrnn import SimpleRnnlm
 from fastrnn._threads import SPIN_COUNT
 from fastrnn.optimizer import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
+from fastrnn.kernels.gemm import BF16
 from fastrnn.time_layers import TimeGRU, TimeLSTM, TimeRNN
 from fastrnn.util import clip_grads
 from support import randn, rnn_params
 
 
-def _train_steps(threads):
+def _train_steps(threads, precision="fp32"):
     numba.set_num_threads(threads)
     try:
         np.random.seed(0)
-        model, opt = SimpleRnnlm(500, 16, 24), SGD(1.0)
+        model, opt = SimpleRnnlm(500, 16, 24, precision=precision), SGD(1.0)
         rng = np.random.default_rng(0)
         for _ in range(3):
             xs, ts = rng.integers(0, 500, (150, 7)), rng.integers(0, 500, (150, 7))
@@ -34,8 +35,9 @@ def _train_steps(threads):
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads")
-def test_bit_identical_with_1_and_2_threads():
-    for a, b in zip(_train_steps(1), _train_steps(2)):
+@pytest.mark.parametrize("precision", ["fp32"] + (["bf16"] if BF16 else []))
+def test_bit_identical_with_1_and_2_threads(precision):
+    for a, b in zip(_train_steps(1, precision), _train_steps(2, precision)):
         np.testing.assert_array_equal(a, b)
 
 
@@ -65,13 +67,14 @@ def test_optimizer_kernels_bit_identical_across_threads(make):
                                            (TimeLSTM, 4, 17, 11),  # two uneven row tiles
                                            (TimeLSTM, 4, 12, 260), (TimeGRU, 3, 12, 300),
                                            (TimeRNN, 1, 12, 520)])  # hidden units: weights of over 1 MB
-def test_recurrent_layers_bit_identical_across_threads(rng, cls, gates, N, H):
+@pytest.mark.parametrize("precision", ["fp32"] + (["bf16"] if BF16 else []))
+def test_recurrent_layers_bit_identical_across_threads(rng, cls, gates, N, H, precision):
     params = rnn_params(rng, 9, H, np.float32, gates)
     xs, dhs = randn(rng, (N, 5, 9), np.float32), randn(rng, (N, 5, H), np.float32)
     out = []
     for threads in (1, 2):
         numba.set_num_threads(threads)
-        layer = cls(*params)
+        layer = cls(*params, precision=precision)
         out.append([layer.forward(xs), layer.backward(dhs), *[g.copy() for g in layer.grads]])
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     for a, b in zip(*out):
@@ -81,7 +84,7 @@ def test_recurrent_layers_bit_identical_across_threads(rng, cls, gates, N, H):
 PROBE = """
 import json, numpy as np
 import fastrnn
-from fastrnn.kernels import blas, embedding, gates, gemm, gru, head, lstm, optim, rnn, softmax, tiles
+from fastrnn.kernels import bf16, blas, embedding, gates, gemm, gru, head, lstm, optim, rnn, softmax, tiles
 from fastrnn.optimizer import SGD
 from fastrnn.util import clip_grads
 np.random.seed(0)
@@ -94,7 +97,10 @@ loss.forward(affine.forward(np.ones((4, 5, 8), np.float32)), xs); affine.backwar
 layer = fastrnn.time_layers.TimeGRU(*(np.ones(s, np.float32) for s in [(3, 9), (3, 9), (9,)]))
 layer.forward(np.ones((2, 4, 3), np.float32)); layer.backward(np.ones((2, 4, 3), np.float32))
 misses = {}
-for mod in (blas, embedding, gates, gemm, gru, head, lstm, optim, rnn, softmax, tiles):
+if gemm.BF16:  # the products of precision="bf16" too
+    model.set_precision("bf16")
+    model.forward(xs, xs); model.backward()
+for mod in (bf16, blas, embedding, gates, gemm, gru, head, lstm, optim, rnn, softmax, tiles):
     for name, obj in vars(mod).items():
         if hasattr(obj, "stats") and obj.signatures:
             misses[name] = sum(obj.stats.cache_misses.values())

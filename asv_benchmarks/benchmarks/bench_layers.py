@@ -1,4 +1,4 @@
-"""Layer and training-step timings of fastrnn (float32)."""
+"""Layer timings of fastrnn (float32, and bfloat16 products: the ``_bf16`` cases)."""
 import numpy as np
 
 from .common import Benchmark, best_gflops, bench_case, rng
@@ -12,7 +12,7 @@ except ImportError:  # a commit before the layers existed
 class LayerForwardBackward(Benchmark):
     """Forward + backward of the recurrent layers: the layer cases of ``python -m fastrnn.bench``."""
 
-    params = [["rnn_small", "rnn_large", "lstm_small", "gru_256", "lstm_650"]]
+    params = [["rnn_small", "rnn_large", "lstm_small", "gru_256", "lstm_650", "lstm_650_bf16"]]
     param_names = ["case"]
 
     def setup(self, case):
@@ -30,9 +30,9 @@ class LayerForwardBackward(Benchmark):
 
 class Products(Benchmark):
     """The recurrent product of a 650-unit LSTM step, (20, 650) @ (650, 2600), as the layer
-    makes it, and the large product its rate is read against."""
+    makes it, and the large product its rate is read against (float32 and bfloat16)."""
 
-    params = [["recurrent_650", "large_product"]]
+    params = [["recurrent_650", "large_product", "large_product_bf16"]]
     param_names = ["case"]
 
     def setup(self, case):

@@ -5,7 +5,7 @@ from .common import Benchmark, bench_case
 
 
 class TrainingStep(Benchmark):
-    params = [["simple_step", "rnnlm_step", "better_step", "better_50k", "adaptive_10k", "adaptive_50k",
+    params = [["simple_step", "rnnlm_step", "better_step", "better_step_bf16", "better_50k", "adaptive_10k", "adaptive_50k",
                "adaptive_250k", "adaptive_250k_c2"]]
     param_names = ["case"]
 

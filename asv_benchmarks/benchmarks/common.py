@@ -24,9 +24,13 @@ def rng():
 def bench_case(case):
     """The timed function of a ``python -m fastrnn.bench`` case for fastrnn, called once
     (compiled, warmed), and the case's floating-point operations; NotImplementedError
-    at a commit without the case."""
+    at a commit without the case, or for a ``_bf16`` case on a CPU without AVX512_BF16."""
     try:
-        from fastrnn.bench.cases import flops, make
+        from fastrnn.bench.cases import CASES, flops, make
+        if CASES[case].get("precision", "fp32") != "fp32":
+            from fastrnn.kernels.gemm import BF16
+            if not BF16:
+                raise NotImplementedError
         call = make("fastrnn", case)
     except (ImportError, KeyError):
         raise NotImplementedError

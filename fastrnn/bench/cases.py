@@ -18,7 +18,9 @@ time forward + backward of one recurrent layer at N=20 (or 128), T=35.
 alone, (20, 650) @ (650, 2600), as the layer makes it (fastrnn: on the weight
 packed once a call, ``kernels.gemm``), and ``large_product``
 one large product (700, 650) @ (650, 2600): the roofline the others are read
-against.  ``make`` returns None where a contender has no implementation of a
+against.  The ``_bf16`` cases run fastrnn with ``precision="bf16"`` (bfloat16
+operands, float32 sums) and PyTorch under ``torch.autocast("cpu",
+dtype=torch.bfloat16)`` (NumPy has no such mode).  ``make`` returns None where a contender has no implementation of a
 case (the NumPy design has the vanilla RNN only).
 """
 import numpy as np
@@ -41,6 +43,9 @@ CASES = {
     "lstm_650": dict(cell="lstm", N=20, T=35, D=650, H=650),
     "recurrent_650": dict(product=(20, 650, 2600), gates=4),
     "large_product": dict(product=(700, 650, 2600)),
+    "lstm_650_bf16": dict(cell="lstm", N=20, T=35, D=650, H=650, precision="bf16"),
+    "better_step_bf16": dict(_BETTER, precision="bf16"),
+    "large_product_bf16": dict(product=(700, 650, 2600), precision="bf16"),
 }
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 LR, MAX_GRAD = 0.1, 0.25
@@ -95,28 +100,30 @@ def _fastrnn(p, rng, ids):
         if "gates" in p:  # a recurrent step's product, on the weight the layer packs once a call
             from numba import get_num_threads
 
-            from fastrnn.kernels.gemm import packed_matmul
+            from fastrnn.kernels.packed import packed_matmul
             from fastrnn.layers.recurrent import packed
 
             Bp, G = packed(B, p["gates"]), p["gates"]
             return lambda: packed_matmul(A, Bp, G, C, get_num_threads())
-        return lambda: matmul(A, B, out=C)
+        return lambda: matmul(A, B, out=C, bf16=p.get("precision") == "bf16")
     if "model" in p:
         np.random.seed(0)
         cls = {"simple": models.SimpleRnnlm, "rnnlm": models.Rnnlm, "better": models.BetterRnnlm}[p["model"]]
         head = {"head": "adaptive", "cutoffs": p["cutoffs"]} if p.get("head") == "adaptive" else {}
-        model, opt = cls(p["V"], p["D"], p["H"], **head), SGD(LR)
+        model, opt = cls(p["V"], p["D"], p["H"], **head, precision=p.get("precision", "fp32")), SGD(LR)
         xs, ts = _step_data(rng, p["V"], p["N"], p["T"], ids)
         return lambda: train_step(model, opt, xs, ts, MAX_GRAD, 1)
     xs, dhs, Wx, Wh, b = _layer_data(rng, p["cell"], p["N"], p["T"], p["D"], p["H"])
     cls = {"rnn": time_layers.TimeRNN, "lstm": time_layers.TimeLSTM, "gru": time_layers.TimeGRU}[p["cell"]]
-    layer = cls(Wx, Wh, b)
+    layer = cls(Wx, Wh, b, precision=p.get("precision", "fp32"))
     return lambda: (layer.forward(xs), layer.backward(dhs))
 
 
 def _numpy(p, rng, ids):
     from . import numpy_design as nd
 
+    if p.get("precision", "fp32") != "fp32":
+        return None
     if "product" in p:  # NumPy's own BLAS, on its own threads
         A, B = _product(rng, *p["product"])
         C = np.empty((A.shape[0], B.shape[1]), np.float32)
@@ -138,6 +145,19 @@ def _numpy(p, rng, ids):
 
 
 def _torch(p, rng, ids):
+    import torch
+
+    fn = _torch_fp32(p, rng, ids)
+    if p.get("precision", "fp32") == "fp32":
+        return fn
+
+    def autocast():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            fn()
+    return autocast
+
+
+def _torch_fp32(p, rng, ids):
     import torch
 
     recurrent = {"simple": torch.nn.RNN, "rnnlm": torch.nn.LSTM, "rnn": torch.nn.RNN,

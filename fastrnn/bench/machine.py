@@ -16,11 +16,16 @@ def cpu() -> str:
         pass
     flags = set(info.get("flags", "").split())
     isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE" if flags else platform.machine()
+    isa += "".join(f", {name}" for flag, name in (("avx512_bf16", "AVX512_BF16"), ("amx_bf16", "AMX-BF16"))
+                   if flag in flags)
     try:
         from llvmlite import binding
         llvm = binding.get_host_cpu_name()
     except Exception:  # noqa: BLE001  (an informational line only)
         llvm = "?"
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    from ..kernels.bf16 import engine
+    from ..kernels.gemm import BF16
+
     return (f"{info.get('vendor_id', platform.processor() or '?')}, {info.get('model name', '?')} "
-            f"(LLVM: {llvm}), {isa}, {cores} cores")
+            f"(LLVM: {llvm}), {isa}, {cores} cores" + (f"; bf16 products on {engine()}" if BF16 else ""))

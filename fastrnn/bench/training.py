@@ -31,6 +31,8 @@ RUNS = {
     "better-1": ["train", "--model", "better", "--epochs", "1"],
     "words-1x2": ["train", "--epochs", "1", "--max-iters", "400", "--eval-interval", "50"],
     "words-2x1": ["mpiexec", "-n", "2", "train", "--epochs", "1", "--max-iters", "400", "--eval-interval", "50"],
+    "rnnlm-bf16": ["train", "--precision", "bf16"],
+    "better-1-bf16": ["train", "--model", "better", "--epochs", "1", "--precision", "bf16"],
     "rnnlm-adaptive": ["train", "--head", "adaptive"],
     "better-1-adaptive": ["train", "--model", "better", "--epochs", "1", "--head", "adaptive"],
     **{f"gcide-{model}-{head}": ["train", "--model", model, "--head", head, *GCIDE]

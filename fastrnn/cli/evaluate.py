@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..kernels.gemm import BF16
 from .files import cache_dir_of, convert_text
 from .options import UserError
 from .saved import build_model, read_params, vocabulary, vocabulary_of
@@ -18,6 +19,9 @@ def add_parser(sub) -> None:
     ev.add_argument("--model", choices=["simple", "rnnlm", "better"], help="model of the params (default: "
                                                                            "read from the file)")
     ev.add_argument("--cache-dir", type=Path, help="where converted corpora are kept")
+    ev.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                    help="of the products (default fp32, whatever the params were trained with; bf16 needs a CPU "
+                         "with AVX512_BF16)")
     ev.add_argument("--no-progress", action="store_true")
 
 
@@ -28,7 +32,10 @@ def run(args) -> float:
     from ..util import eval_perplexity
 
     stored = read_params(args.params)
+    if args.precision == "bf16" and not BF16:
+        raise UserError("--precision bf16 needs a CPU with AVX512_BF16, which this one has not")
     kind, model = build_model(stored, args.params, args.model)
+    model.set_precision(args.precision)
     vocabulary_of(stored, args.params)  # (its size checked against the embedding)
     progress = False if args.no_progress else on_terminal()
     test_file = args.test_file or (stored.settings or {}).get("test_file")
@@ -47,6 +54,7 @@ def run(args) -> float:
     model.reset_state()
     ppl = eval_perplexity(model, corpus, EVAL_BATCH, EVAL_TIME, progress=progress)
     chars = (stored.settings or {}).get("tokens") == "chars"
-    print(f"test perplexity: {ppl:.2f} ({kind}, {args.params}, on {name})"
+    print(f"test perplexity: {ppl:.2f} ({kind}, {args.params}, on {name}"
+          + (", precision bf16)" if args.precision == "bf16" else ")")
           + (f"; bits per character: {bits(ppl):.4f}" if chars else ""))
     return ppl

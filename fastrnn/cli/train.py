@@ -11,12 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..kernels.bf16 import engine
+from ..kernels.gemm import BF16
 from .files import absolute, cache_dir_of, convert_text, corpus_step, hold_lock, refuse_to_replace, writable_dir
 from .options import (SEED, UserError, above_one, cutoffs, error, fraction, int_at_least, non_negative_float,
                       positive_float)
 
 COMMON = dict(batch_size=20, time_size=35, max_grad=0.25, eval_interval=20, seed=0, checkpoint_every=500,
-              head="full", optimizer="sgd", weight_decay=0.0, lr_decay=4.0, patience=1, min_lr=0.0)
+              head="full", optimizer="sgd", weight_decay=0.0, lr_decay=4.0, patience=1, min_lr=0.0, precision="fp32")
 
 
 DEFAULTS = {
@@ -34,7 +36,7 @@ DEFAULTS = {
 TRAINING = ("epochs", "batch_size", "time_size", "wordvec_size", "hidden_size", "dropout", "lr", "max_grad",
             "max_iters", "eval_interval", "seed", "checkpoint_every", "head", "cutoffs", "div_value", "train_file",
             "valid_file", "test_file", "vocab_size", "min_count", "cache_dir", "log", "tokens", "optimizer",
-            "weight_decay", "lr_schedule", "lr_decay", "patience", "min_lr", "cell", "layers", "tied")
+            "weight_decay", "lr_schedule", "lr_decay", "patience", "min_lr", "cell", "layers", "tied", "precision")
 """Options that make a run's settings (fixed once it has started, but for RESUMABLE)."""
 
 
@@ -70,6 +72,9 @@ def add_parser(sub) -> None:
                             "default: the model's: better tied)")
     train.add_argument("--dropout", type=fraction, help="dropout after the embedding and each recurrent layer "
                                                          "(default: the model's: better 0.5)")
+    train.add_argument("--precision", choices=["fp32", "bf16"], help="fp32 (the default, the reference's) or bf16: "
+                       "every matrix product takes bfloat16 operands and sums in float32, everything else float32 "
+                       "(needs a CPU with AVX512_BF16); evaluations run in fp32")
     train.add_argument("--lr", type=positive_float, help="learning rate")
     train.add_argument("--max-grad", type=positive_float, help="clip the global gradient norm to this")
     train.add_argument("--max-iters", type=int_at_least(1), help="cap on the iterations of each epoch")
@@ -173,7 +178,7 @@ def resume_settings(args) -> tuple:
     old = ck.run["settings"]  # a checkpoint of an older fastrnn: the settings it then had
     s = {**{k: DEFAULTS[old["model"]][k] for k in ("cell", "layers", "tied")},
          "head": "full", "cutoffs": None, "div_value": None, "log": None, "tokens": "words", "optimizer": "sgd",
-         "weight_decay": 0.0, "lr_decay": 4.0, "patience": 1, "min_lr": 0.0,
+         "weight_decay": 0.0, "lr_decay": 4.0, "patience": 1, "min_lr": 0.0, "precision": "fp32",
          "lr_schedule": "plateau" if old.get("model") == "better" else "none", **old}
     if args.model is not None and args.model != s["model"]:
         raise UserError(f"--resume {args.resume} holds a run of --model {s['model']}, not {args.model}")
@@ -265,6 +270,9 @@ def run(args) -> dict:
     else:
         s, ck, note = settings_of(args), None, None
         out = None if args.out is None else writable_dir(args.out, "--out")
+    if s["precision"] == "bf16" and not BF16:
+        raise UserError(("--resume: the run in {} trains with bf16".format(args.resume) if ck is not None else
+                         "--precision bf16") + " needs a CPU with AVX512_BF16, which this one has not")
     if s["log"] is not None and world.rank == 0:
         log = Path(s["log"])
         if log.is_dir():
@@ -323,6 +331,7 @@ def run(args) -> dict:
             f"max_grad {s['max_grad']}" + (f", dropout {s['dropout']}" if s["model"] == "better" else "")
             + (f", adaptive softmax (cutoffs {','.join(map(str, run.model.loss_layer.cutoffs))}, div value "
                f"{s['div_value']:g})" if s["head"] == "adaptive" else "")
+            + (f", precision bf16 ({engine()})" if s["precision"] == "bf16" else "")
             + (f"; from epoch {run.epoch + 1}, iteration {run.iteration + 1}" if ck else ""))
     start = time.perf_counter()
     try:

@@ -24,6 +24,7 @@ import numpy as np
 from .. import _groups
 from .. import _validate as v
 from .._matmul import matmul
+from .._precision import Precision
 from .._threads import blas_in_kernel
 from ..kernels.embedding import embedding_gather
 from ..sparse import RowGrad
@@ -112,7 +113,7 @@ def adaptive_params(D: int, V: int, cutoffs, div_value: float = 4.0, dtype="f", 
     return W, b, tails
 
 
-class TimeAdaptiveSoftmaxWithLoss:
+class TimeAdaptiveSoftmaxWithLoss(Precision):
     """Adaptive softmax and its cross-entropy: ``forward(h (N, T, D), ts (N, T)) -> loss``,
     ``backward(dout=1) -> dh (N, T, D)``, ``log_prob(h) -> (N, T, V)`` (in id order).
 
@@ -129,7 +130,8 @@ class TimeAdaptiveSoftmaxWithLoss:
     weight tying).  Labels equal to ``ignore_label`` (default -1) count neither
     in the loss nor in its mean.  With ``groups`` G the batch's rows are G
     groups (``fastrnn._groups``) computed each on its own, their weight
-    gradients added in group order.
+    gradients added in group order.  ``precision="bf16"``: every product takes
+    bfloat16 operands (``fastrnn._precision``).
     """
 
     groups = 1
@@ -137,7 +139,8 @@ class TimeAdaptiveSoftmaxWithLoss:
     row_grads = False
     """Whether ``backward`` makes ``row_grad`` (a RowGrad of the tied rows) instead of writing the tied grad."""
 
-    def __init__(self, W: np.ndarray, b: np.ndarray, tails, cutoffs, order=None, tied: np.ndarray | None = None):
+    def __init__(self, W: np.ndarray, b: np.ndarray, tails, cutoffs, order=None, tied: np.ndarray | None = None, *,
+                 precision: str = "fp32"):
         name = type(self).__name__
         try:
             tails = [tuple(pair) for pair in tails]
@@ -148,6 +151,7 @@ class TimeAdaptiveSoftmaxWithLoss:
         arrays = [W, b] + [a for pair in tails for a in pair] + ([] if tied is None else [tied])
         names = ["W", "b"] + [f"tails[{i}][{j}]" for i in range(len(tails)) for j in range(2)] + ["tied"]
         self.dtype = v.params_dtype(name, arrays, names)
+        self.precision = precision
         for a, n in zip(arrays, names):
             if a.ndim != (1 if n == "b" else 2):
                 raise ValueError(f"{name}: {n} must have {'1 dimension' if n == 'b' else '2 dimensions'}, "
@@ -264,15 +268,15 @@ class TimeAdaptiveSoftmaxWithLoss:
         loss, groups = 0.0, []
         with blas_in_kernel():
             for g, rows in enumerate(_groups.row_slices(N, T, self.groups)):
-                loss += self._part((g, -1)).forward(x1[rows], Wb, head_t[rows], valid[rows], scale)
+                loss += self._part((g, -1)).forward(x1[rows], Wb, head_t[rows], valid[rows], scale, self.bf16)
                 tails = []
                 for i, (P, Wt, _, _) in enumerate(self._tails):
                     idx = rows.start + np.flatnonzero(cluster[rows] == i)
                     if idx.size == 0:
                         continue
                     xk = x1[idx, :D]
-                    pk = matmul(xk, P)
-                    loss += self._part((g, i)).forward(pk, Wt, tail_t[idx], np.ones(idx.size, bool), scale)
+                    pk = matmul(xk, P, bf16=self.bf16)
+                    loss += self._part((g, i)).forward(pk, Wt, tail_t[idx], np.ones(idx.size, bool), scale, self.bf16)
                     tails.append((i, idx, xk, pk))
                 groups.append((rows, tails))
         self._cache = (x1, Wb, head_t, tail_t, groups, (N, T, D))
@@ -297,10 +301,10 @@ class TimeAdaptiveSoftmaxWithLoss:
                     dpk = np.empty_like(pk)
                     self._part((g, i)).backward(pk, tail_t[idx], Wt.T, dWt, dpk, started[i], dout)
                     if started[i]:
-                        dP += matmul(xk.T, dpk)
+                        dP += matmul(xk.T, dpk, bf16=self.bf16)
                     else:
-                        matmul(xk.T, dpk, out=dP)
-                    dx[idx] += matmul(dpk, P.T)
+                        matmul(xk.T, dpk, out=dP, bf16=self.bf16)
+                    dx[idx] += matmul(dpk, P.T, bf16=self.bf16)
                     started[i] = True
         for (_, _, dP, dWt), done in zip(tails, started):
             if not done:  # no row's label fell in this cluster
@@ -326,11 +330,12 @@ class TimeAdaptiveSoftmaxWithLoss:
         D, V, c0 = x1.shape[1] - 1, self.vocab_size, self.cutoffs[0]
         out = np.empty((N * T, V), self.dtype)
         with blas_in_kernel():
-            head = _log_softmax(matmul(x1, self._head_weight()))
+            head = _log_softmax(matmul(x1, self._head_weight(), bf16=self.bf16))
             out[:, :c0] = head[:, :c0]
             for i, (P, Wt, _, _) in enumerate(self._tails):
                 lo, hi = self._bounds[i], self._bounds[i + 1]
-                out[:, lo:hi] = _log_softmax(matmul(matmul(x1[:, :D], P), Wt)) + head[:, c0 + i, None]
+                tail = matmul(matmul(x1[:, :D], P, bf16=self.bf16), Wt, bf16=self.bf16)
+                out[:, lo:hi] = _log_softmax(tail) + head[:, c0 + i, None]
         if np.any(self.order != np.arange(V)):
             out = out[:, self.rank]  # rank order -> id order
         return out.reshape(N, T, V)

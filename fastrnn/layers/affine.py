@@ -5,6 +5,7 @@ import numpy as np
 
 from .. import _validate as v
 from .._matmul import linear_backward, matmul
+from .._precision import Precision
 
 
 def stacked_params(D: int, M: int, dtype) -> tuple:
@@ -24,7 +25,7 @@ def _stack(W: np.ndarray, b: np.ndarray) -> np.ndarray | None:
     return np.lib.stride_tricks.as_strided(W, (W.shape[0] + 1, W.shape[1]), W.strides)
 
 
-class TimeAffine:
+class TimeAffine(Precision):
     """``forward(x (N, T, D)) -> x @ W + b (N, T, M)`` with ``W (D, M)``, ``b (M,)``.
 
     ``W`` may be a non-contiguous view, such as the transposed embedding matrix
@@ -33,9 +34,10 @@ class TimeAffine:
     over the (N*T, M) scores: the weight ``[W; b]`` is a view of the params
     when b directly follows W in memory (``stacked_params``), else a copy, and
     the grads ``dW`` and ``db`` are views of one ``(D + 1, M)`` array.
+    ``precision="bf16"``: the products take bfloat16 operands (``fastrnn._precision``).
     """
 
-    def __init__(self, W: np.ndarray, b: np.ndarray):
+    def __init__(self, W: np.ndarray, b: np.ndarray, *, precision: str = "fp32"):
         self.dtype = v.params_dtype("TimeAffine", (W, b), ("W", "b"))
         if W.ndim != 2:
             raise ValueError(f"TimeAffine: W must have shape (D, M), got {W.shape}")
@@ -47,6 +49,7 @@ class TimeAffine:
         self._Wb = None  # the copy of [W; b] when the params are not stacked
         self._x1 = None
         self._shape = None
+        self.precision = precision
 
     def _weight(self) -> np.ndarray:
         """[W; b] (D + 1, M): a view of the params, or a copy in a kept buffer."""
@@ -78,7 +81,7 @@ class TimeAffine:
         """x (N, T, D) -> (N, T, M)."""
         x1 = self._inputs(self._check(x))
         N, T, _ = self._shape
-        return matmul(x1, self._weight()).reshape(N, T, -1)
+        return matmul(x1, self._weight(), bf16=self.bf16).reshape(N, T, -1)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """dout (N, T, M) -> dx (N, T, D); writes dW = x^T dout and db = sum(dout)."""
@@ -87,4 +90,4 @@ class TimeAffine:
         N, T, D = self._shape
         M = self.params[0].shape[1]
         dout = v.float_array(dout, "dout", (N, T, M), self.dtype).reshape(N * T, M)
-        return linear_backward(self._x1, dout, self.params[0], self._dWb).reshape(N, T, D)
+        return linear_backward(self._x1, dout, self.params[0], self._dWb, self.bf16).reshape(N, T, D)

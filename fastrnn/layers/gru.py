@@ -22,7 +22,8 @@ class _GRUCell(Recurrent):
         rh, hprev = np.empty_like(hs), np.empty_like(hs)
         gates = np.empty_like(xw)
         H = Wh.shape[0]
-        gru_forward(xw, b, packed(Wh[:, :2 * H], 2), packed(Wh[:, 2 * H:]), h0, hs, gates, rh, hprev, threads)
+        Wzr, Whh = packed(Wh[:, :2 * H], 2, self.bf16), packed(Wh[:, 2 * H:], 1, self.bf16)
+        gru_forward(xw, b, Wzr, Whh, h0, hs, gates, rh, hprev, threads)
         return hs, (hs[:, -1].copy(),), (gates, rh, hprev)
 
     def _backprop(self, dhs, dlast, Wh, cache, threads):
@@ -30,7 +31,8 @@ class _GRUCell(Recurrent):
         H = Wh.shape[0]
         dA = np.empty_like(gates)
         dh0 = np.empty_like(hprev[:, 0])
-        gru_backward(dhs, packed(Wh[:, :2 * H].T), packed(Wh[:, 2 * H:].T), gates, hprev, dA, dh0, threads)
+        WzrT, WhhT = packed(Wh[:, :2 * H].T, 1, self.bf16), packed(Wh[:, 2 * H:].T, 1, self.bf16)
+        gru_backward(dhs, WzrT, WhhT, gates, hprev, dA, dh0, threads)
         return dA, (dh0,), [(hprev, slice(0, 2 * H)), (rh, slice(2 * H, 3 * H))]
 
 

@@ -26,10 +26,12 @@ class SoftmaxPart:
         self._flat = np.empty(0, np.float32)
         self._E = self._c = self._scale = None
 
-    def forward(self, x1: np.ndarray, Wb: np.ndarray, t: np.ndarray, keep: np.ndarray, scale: float) -> float:
+    def forward(self, x1: np.ndarray, Wb: np.ndarray, t: np.ndarray, keep: np.ndarray, scale: float,
+                bf16: bool = False) -> float:
         """The sum over the rows where ``keep`` of ``-log softmax(x1 @ Wb)[t]`` (t (R,)
         labels; a label outside [0, V) is never looked up), in float64; the
-        gradient ``backward`` makes is that sum's times ``scale``."""
+        gradient ``backward`` makes is that sum's times ``scale``.  ``bf16``:
+        this call's and the next backward's products take bfloat16 operands."""
         dtype = x1.dtype
         R, V = x1.shape[0], Wb.shape[1]
         tiles, width = column_tiles(R, V)
@@ -39,12 +41,12 @@ class SoftmaxPart:
         E = self._flat[:size].reshape(tiles, R, width)
         tmax, tsum = np.empty((tiles, R), dtype), np.empty((tiles, R), dtype)
         tlabel = np.zeros(R, dtype)
-        head_forward(x1, Wb, t, E, tmax, tsum, tlabel)
+        head_forward(x1, Wb, t, E, tmax, tsum, tlabel, bf16)
         m = tmax.max(axis=0)
         w = np.exp(tmax.astype(np.float64) - m)
         total = np.sum(w * tsum, axis=0)
         lse = m + np.log(total)
-        self._E, self._c, self._scale = E, (w * (scale / total)) * keep, scale
+        self._E, self._c, self._scale, self._bf16 = E, (w * (scale / total)) * keep, scale, bf16
         return float(np.sum((lse - tlabel)[keep]))
 
     def backward(self, x1: np.ndarray, t: np.ndarray, WT: np.ndarray, dWb: np.ndarray, dx: np.ndarray,
@@ -55,7 +57,7 @@ class SoftmaxPart:
         dtype = x1.dtype
         parts = np.empty((GROUPS, x1.shape[0], WT.shape[1]), dtype)
         head_backward(x1, self._E, (self._c * dout).astype(dtype), t, dtype.type(self._scale * dout), WT, dWb,
-                      parts, dx, accumulate)
+                      parts, dx, accumulate, self._bf16)
 
 
 class AffineSoftmaxLoss:
@@ -94,7 +96,7 @@ class AffineSoftmaxLoss:
         with blas_in_kernel():  # once around every group's products
             for g, rows in enumerate(slices):
                 part = self._parts.setdefault(g, SoftmaxPart())
-                loss += part.forward(x1[rows], Wb, t[rows], valid[rows], scale)
+                loss += part.forward(x1[rows], Wb, t[rows], valid[rows], scale, self.affine.bf16)
         self._cache = (x1, slices, t, (N, T, D))
         return loss / count if count else 0.0
 

@@ -22,7 +22,7 @@ class _LSTMCell(Recurrent):
         hs = np.empty((N, T, H4 // 4), xw.dtype)
         cs, hprev = np.empty_like(hs), np.empty_like(hs)
         gates = np.empty_like(xw)
-        lstm_forward(xw, b, packed(Wh, 4), h0, c0, hs, cs, gates, hprev, threads)
+        lstm_forward(xw, b, packed(Wh, 4, self.bf16), h0, c0, hs, cs, gates, hprev, threads)
         return hs, (hs[:, -1].copy(), cs[:, -1].copy()), (c0, cs, gates, hprev)
 
     def _backprop(self, dhs, dlast, Wh, cache, threads):
@@ -30,7 +30,7 @@ class _LSTMCell(Recurrent):
         dA = np.empty_like(gates)
         dh0 = np.empty_like(c0)
         dc = dlast[0].copy()
-        lstm_backward(dhs, packed(Wh.T), c0, cs, gates, dA, dh0, dc, threads)
+        lstm_backward(dhs, packed(Wh.T, 1, self.bf16), c0, cs, gates, dA, dh0, dc, threads)
         return dA, (dh0, dc), [(hprev, slice(None))]
 
 

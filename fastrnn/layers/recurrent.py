@@ -7,6 +7,8 @@ kernel's backprop through time, then the weight and input gradients of all
 steps as single products over the kernel's pre-activation grads ``dA``.
 One-step classes run T=1 through the same path; the ``Time*`` classes add the
 reference's state handling (``stateful``, ``set_state``, ``reset_state``, ``dh``).
+With ``precision="bf16"`` every product takes bfloat16-rounded operands and
+sums in float32 (``fastrnn._precision``); states and gradients stay float32.
 """
 from __future__ import annotations
 
@@ -15,19 +17,23 @@ from numba import get_num_threads
 
 from .. import _groups
 from .. import _validate as v
+from .._precision import Precision
 from .._threads import blas_in_kernel
-from ..kernels.gemm import pack, packed_size
+from ..kernels import bf16 as _bf16
+from ..kernels import gemm as _gemm
 
 
-def packed(W: np.ndarray, G: int = 1) -> np.ndarray:
+def packed(W: np.ndarray, G: int = 1, bf16: bool = False) -> np.ndarray:
     """W (K, G*H), any strides, packed for the recurrent kernels' products
-    (``kernels.gemm.pack``): done once a call, read at every step."""
-    Wp = np.empty(packed_size(W.shape[0], W.shape[1] // G, G), W.dtype)
-    pack(W, G, Wp)
+    (``kernels.gemm.pack``, or rounded to bfloat16 by ``kernels.bf16.pack``):
+    done once a call, read at every step."""
+    kind, dtype = (_bf16, np.uint16) if bf16 else (_gemm, W.dtype)
+    Wp = np.empty(kind.packed_size(W.shape[0], W.shape[1] // G, G), dtype)
+    kind.pack(W, G, Wp)
     return Wp
 
 
-class Recurrent:
+class Recurrent(Precision):
     """Params and the shared forward/backward of a cell with ``GATES`` gates.
 
     Subclasses set ``GATES`` and ``STATES`` (names of the carried states,
@@ -39,7 +45,7 @@ class Recurrent:
     groups = 1
     """Groups of batch rows computed each on its own (``fastrnn._groups``)."""
 
-    def __init__(self, Wx, Wh, b):
+    def __init__(self, Wx, Wh, b, *, precision: str = "fp32"):
         layer = type(self).__name__
         self.dtype = v.params_dtype(layer, (Wx, Wh, b), ("Wx", "Wh", "b"))
         G = self.GATES
@@ -51,6 +57,7 @@ class Recurrent:
         self.params = [Wx, Wh, b]
         self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
         self._cache = None
+        self.precision = precision
 
     @property
     def _hidden(self) -> int:
@@ -68,7 +75,8 @@ class Recurrent:
         N, T, D = xs.shape
         slices = _groups.row_slices(N, T, self.groups)
         with blas_in_kernel():
-            xw = _groups.product(xs.reshape(N * T, D), Wx, np.empty((N * T, Wx.shape[1]), self.dtype), slices)
+            xw = _groups.product(xs.reshape(N * T, D), Wx, np.empty((N * T, Wx.shape[1]), self.dtype), slices,
+                                 self.bf16)
             hs, last, cache = self._recur(xw.reshape(N, T, -1), np.ascontiguousarray(b), Wh, states,
                                           get_num_threads())
         self._cache = (xs, cache)
@@ -92,11 +100,11 @@ class Recurrent:
         with blas_in_kernel():
             dA, dfirst, wh_inputs = self._backprop(dhs, dlast, Wh, cache, get_num_threads())
             dA2 = dA.reshape(N * T, -1)
-            _groups.product_T(xs.reshape(N * T, D), dA2, dWx, slices)
+            _groups.product_T(xs.reshape(N * T, D), dA2, dWx, slices, self.bf16)
             for lhs, cols in wh_inputs:
-                _groups.product_T(lhs.reshape(N * T, -1), dA2[:, cols], dWh[:, cols], slices)
+                _groups.product_T(lhs.reshape(N * T, -1), dA2[:, cols], dWh[:, cols], slices, self.bf16)
             _groups.column_sum(dA2, db, slices)
-            dxs = _groups.product(dA2, Wx.T, np.empty((N * T, D), self.dtype), slices)
+            dxs = _groups.product(dA2, Wx.T, np.empty((N * T, D), self.dtype), slices, self.bf16)
         return dxs.reshape(N, T, D), dfirst
 
     def _recur(self, xw, b, Wh, states, threads):
@@ -151,8 +159,8 @@ class Time:
     w.r.t. the initial hidden state.
     """
 
-    def __init__(self, Wx, Wh, b, stateful: bool = False):
-        super().__init__(Wx, Wh, b)
+    def __init__(self, Wx, Wh, b, stateful: bool = False, *, precision: str = "fp32"):
+        super().__init__(Wx, Wh, b, precision=precision)
         self.stateful = stateful
         self.dh = None
         self.reset_state()

@@ -14,14 +14,14 @@ class _RNNCell(Recurrent):
         (h0,) = states
         hs = np.empty_like(xw)
         hprev = np.empty_like(xw)
-        rnn_forward(xw, b, packed(Wh), h0, hs, hprev, threads)
+        rnn_forward(xw, b, packed(Wh, 1, self.bf16), h0, hs, hprev, threads)
         return hs, (hs[:, -1].copy(),), (hs, hprev)
 
     def _backprop(self, dhs, dlast, Wh, cache, threads):
         hs, hprev = cache
         dts = np.empty_like(hs)
         dh0 = np.empty_like(hs[:, 0])
-        rnn_backward(dhs, hs, packed(Wh.T), dts, dh0, threads)
+        rnn_backward(dhs, hs, packed(Wh.T, 1, self.bf16), dts, dh0, threads)
         return dts, (dh0,), [(hprev, slice(None))]
 
 
