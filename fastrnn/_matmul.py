@@ -8,6 +8,7 @@ from ._threads import blas_in_kernel
 from .kernels.blas import linear_backward as _linear_backward
 from .kernels.blas import par_gemm
 from .kernels.bf16 import matmul as bf16_matmul
+from .kernels.bf16 import ready
 
 
 def _unit_stride(a: np.ndarray) -> np.ndarray:
@@ -32,6 +33,7 @@ def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, bf16: bo
     if out is None:
         out = np.empty((A.shape[0], B.shape[1]), A.dtype)
     if bf16:
+        ready()
         target = out if out.flags.c_contiguous else np.empty(out.shape, out.dtype)
         bf16_matmul(A, B, target)
     else:

@@ -11,6 +11,7 @@ import platform
 
 import numpy as np
 
+from .kernels.bf16 import ready
 from .kernels.gemm import BF16
 
 PRECISIONS = ("fp32", "bf16")
@@ -27,6 +28,7 @@ def check(precision, dtype, owner: str) -> str:
         if not BF16:
             raise RuntimeError(f"precision='bf16' needs a CPU with AVX512_BF16; this one "
                                f"({platform.processor() or platform.machine()}) has none: use precision='fp32'")
+        ready()
     return precision
 
 

@@ -14,8 +14,9 @@ Two engines make the products, both accumulating in float32:
   of k a step;
 - else ``kernels.gemm``'s micro-kernel in its bfloat16 form (vdpbf16ps,
   AVX512_BF16): blocks of 12 rows by 32 columns, a pair of k a step.
-``engine()`` names the one in use: AMX where it can run, unless the
-environment variable FASTRNN_BF16_ENGINE names the other; ``use_engine``
+``ready()`` chooses one before the first product (``fastrnn._precision`` calls
+it): AMX where it can run, unless the environment variable
+FASTRNN_BF16_ENGINE names the other; ``engine()`` names it and ``use_engine``
 changes it (for tests and benchmarks).  Either way each element of a product is one
 chain over k in a fixed order, whatever block, thread or process makes it:
 results do not depend on how a product is split, nor on the thread count.
@@ -45,37 +46,44 @@ MAX_TASKS = 8
 """Most tasks of one product (its column panels split evenly) or of one rounding."""
 
 
-def _amx_granted() -> bool:
-    """Whether this CPU has AMX-BF16 and Linux lets the process use the tiles
-    (arch_prctl ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA; without it their
-    first use kills the process)."""
-    if not (_feature("amx-tile") and _feature("amx-bf16")) or os.uname().machine != "x86_64":
-        return False
-    libc = ctypes.CDLL(None, use_errno=True)
-    return libc.syscall(158, 0x1023, 18) == 0  # SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA
-
-
-HAS_AMX = _amx_granted()
+CAN_AMX = _feature("amx-tile") and _feature("amx-bf16") and os.uname().machine == "x86_64"
+"""Whether this CPU has AMX-BF16 (its code is compiled only then)."""
 ENGINES = {"vdpbf16ps": VDP, "amx": AMX}
-_engine = ctypes.c_int32(AMX if HAS_AMX else VDP)
+_engine = ctypes.c_int32(VDP)
 ll.add_symbol("fastrnn_bf16_engine", ctypes.addressof(_engine))
+_granted = []
+_chosen = []
+
+
+def _amx_granted() -> bool:
+    """Whether Linux lets this process use the AMX tiles: asked once (arch_prctl
+    ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA; without it their first use kills
+    the process), when a bfloat16 product first needs them, never at import."""
+    if not _granted:
+        libc = ctypes.CDLL(None, use_errno=True)
+        _granted.append(CAN_AMX and libc.syscall(158, 0x1023, 18) == 0)  # SYS_arch_prctl
+    return _granted[0]
 
 
 def engine() -> str:
-    """The engine the products run on: "amx" or "vdpbf16ps"."""
+    """The engine the products run on: "amx" or "vdpbf16ps" (``ready`` chooses it)."""
     return "amx" if _engine.value == AMX else "vdpbf16ps"
 
 
 def use_engine(name: str) -> None:
     """Run the products on ``name`` ("amx" or "vdpbf16ps") from now on."""
-    if name not in ENGINES or (name == "amx" and not HAS_AMX):
-        raise ValueError(f"the bfloat16 engine must be one of {', '.join(n for n in ENGINES if n != 'amx' or HAS_AMX)}"
-                         f" on this CPU, got {name!r}")
+    if name not in ENGINES or (name == "amx" and not _amx_granted()):
+        usable = ", ".join(n for n in ENGINES if n != "amx" or _amx_granted())
+        raise ValueError(f"the bfloat16 engine must be one of {usable} on this CPU, got {name!r}")
+    _chosen.append(name)
     _engine.value = ENGINES[name]
 
 
-if os.environ.get("FASTRNN_BF16_ENGINE"):  # a choice of the user's (benchmarks: vdpbf16ps on an AMX machine)
-    use_engine(os.environ["FASTRNN_BF16_ENGINE"])
+def ready() -> None:
+    """Choose the engine before the first bfloat16 product: the environment's
+    FASTRNN_BF16_ENGINE, else AMX where it can run, else vdpbf16ps."""
+    if not _chosen:
+        use_engine(os.environ.get("FASTRNN_BF16_ENGINE") or ("amx" if _amx_granted() else "vdpbf16ps"))
 
 
 @intrinsic
@@ -258,7 +266,7 @@ def _amx_codegen(body):
     no AMX (never reached then: the engine is never AMX there), so that no AMX
     instruction is compiled for a CPU without it."""
     def codegen(context, builder, signature, args):
-        if HAS_AMX:
+        if CAN_AMX:
             body(context, builder, args)
         else:
             builder.call(cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), []),

@@ -37,11 +37,12 @@ pytestmark = pytest.mark.skipif(not BF16, reason="this CPU has no AVX512_BF16")
 
 BF16_TOL = 1e-3
 FP32_TOL = 3e-2
-ENGINES = ["vdpbf16ps"] + (["amx"] if K.HAS_AMX else [])
+ENGINES = ["vdpbf16ps"] + (["amx"] if K.CAN_AMX and K._amx_granted() else [])
 
 
 @pytest.fixture(params=ENGINES)
 def engine(request):
+    K.ready()
     before = K.engine()
     K.use_engine(request.param)
     yield request.param
@@ -317,3 +318,42 @@ def test_command_line_trains_resumes_and_evaluates_in_bf16(tmp_path):
         "settings (only --epochs and --cache-dir may change)"]
     bad = fastrnn("train", "--precision", "fp16", check=False)
     assert bad.returncode == 2 and "invalid choice: 'fp16'" in bad.stderr
+
+
+PERMISSION = """
+import ctypes, sys
+import numpy as np
+import fastrnn
+from fastrnn.kernels import bf16
+
+def tiles_permitted():
+    features = ctypes.c_uint64()
+    ctypes.CDLL(None).syscall(158, 0x1022, ctypes.byref(features))  # ARCH_GET_XCOMP_PERM
+    return bool(features.value >> 18 & 1)  # XFEATURE_XTILEDATA
+
+model = fastrnn.Rnnlm(30, 4, 5)
+model.forward(np.zeros((2, 3), int), np.zeros((2, 3), int))
+before = tiles_permitted()
+model.set_precision("bf16")
+print(before, tiles_permitted(), bf16.engine())
+"""
+
+
+def test_tiles_are_asked_for_at_the_first_bf16_layer_and_the_engine_can_be_chosen():
+    """Importing fastrnn and running float32 leaves the process's AMX permission
+    alone; the first bf16 layer asks for it (where the CPU has AMX) and chooses the
+    engine, which FASTRNN_BF16_ENGINE overrides."""
+    import os
+    import subprocess
+    import sys
+
+    for chosen in (None, "vdpbf16ps"):
+        env = {k: v for k, v in os.environ.items() if k != "FASTRNN_BF16_ENGINE"}
+        if chosen:
+            env["FASTRNN_BF16_ENGINE"] = chosen
+        run = subprocess.run([sys.executable, "-c", PERMISSION], capture_output=True, text=True, env=env, check=True)
+        before, after, engine = run.stdout.split()
+        amx = K.CAN_AMX and K._amx_granted()
+        assert before == "False" or not K.CAN_AMX  # (a CPU without AMX: nothing to ask for)
+        assert engine == (chosen or ("amx" if amx else "vdpbf16ps"))
+        assert after == str(amx and chosen is None or before == "True")

@@ -24,8 +24,11 @@ def cpu() -> str:
     except Exception:  # noqa: BLE001  (an informational line only)
         llvm = "?"
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    from ..kernels.bf16 import engine
+    from ..kernels.bf16 import engine, ready
     from ..kernels.gemm import BF16
+
+    if BF16:
+        ready()
 
     return (f"{info.get('vendor_id', platform.processor() or '?')}, {info.get('model name', '?')} "
             f"(LLVM: {llvm}), {isa}, {cores} cores" + (f"; bf16 products on {engine()}" if BF16 else ""))
