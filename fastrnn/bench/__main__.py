@@ -14,6 +14,7 @@ import os
 import statistics
 import time
 
+from ..kernels.gemm import BF16
 from .cases import CASES, IDS, flops
 from .machine import cpu
 from .worker import worker
@@ -52,8 +53,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fastrnn.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="+", choices=sorted(CASES),
-                        default=[c for c in CASES if c not in ("large_product", "adaptive_250k", "adaptive_250k_c2")],
-                        help="default: all but large_product (the roofline, always measured) and the 250k cases")
+                        default=[c for c in CASES if c not in ("large_product", "adaptive_250k", "adaptive_250k_c2")
+                                 and (BF16 or CASES[c].get("precision", "fp32") == "fp32")],
+                        help="default: all but large_product (the roofline, always measured), the 250k cases, and "
+                             "the _bf16 ones on a CPU without AVX512_BF16")
     parser.add_argument("--ids", choices=IDS, default="uniform",
                         help="word ids of the model cases: uniform over the vocabulary, or Zipf-distributed like text")
     parser.add_argument("--threads", type=int, default=2)
@@ -63,6 +66,8 @@ def main(argv=None) -> int:
     parser.add_argument("--no-numpy", action="store_true", help="leave out the (slow) NumPy design")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = parser.parse_args(argv)
+    if not BF16 and any(CASES[c].get("precision", "fp32") != "fp32" for c in args.cases):
+        parser.error("the _bf16 cases need a CPU with AVX512_BF16, which this one has not")
 
     # The workers start from the user's environment, not fastrnn's OpenMP
     # setting; importing fastrnn makes it again, and the workers of other
