@@ -190,6 +190,27 @@ def test_one_step_cells_take_precision(rng):
     assert GRU(*rnn_params(rng, 8, 40, np.float32, gates=3), precision="bf16").precision == "bf16"
 
 
+def test_bidirectional_lstm_takes_precision(rng):
+    """TimeBiLSTM in bf16: each direction is a bf16 TimeLSTM, so the whole matches the
+    rounded-operand oracle of both directions."""
+    from fastrnn.time_layers import TimeBiLSTM
+
+    (Wx1, Wh1, b1), (Wx2, Wh2, b2) = (rnn_params(rng, 12, 40, np.float32, gates=4) for _ in range(2))
+    xs = randn(rng, (3, 5, 12), np.float32)
+    layer = TimeBiLSTM(Wx1, Wh1, b1, Wx2, Wh2, b2, precision="bf16")
+    out = layer.forward(xs)
+    zeros = np.zeros((3, 40))
+    halves = []
+    for rounding in (naive.bf16_operands, lambda *a: a):
+        one = naive.lstm_forward(*rounding(xs, Wx1, Wh1, b1, zeros, zeros))[0]
+        two = naive.lstm_forward(*rounding(xs[:, ::-1], Wx2, Wh2, b2, zeros, zeros))[0][:, ::-1]
+        halves.append(np.concatenate([one, two], axis=2))
+    assert_bf16(out, *halves)
+    assert layer.precision == "bf16"
+    layer.precision = "fp32"
+    assert layer.forward_lstm.precision == layer.backward_lstm.precision == "fp32"
+
+
 def test_time_affine_rounds_its_operands(rng, engine):
     """The bias rides in the product as a row of the weight (x carries a column of
     ones), so it is an operand too, and db sums rounded dout."""
@@ -207,39 +228,50 @@ def test_time_affine_rounds_its_operands(rng, engine):
     assert_bf16(layer.grads[1], dWb[70], d64.sum(axis=0))
 
 
-def rnnlm_oracle(params, xs, ts, operands):
-    """Loss and grads (embed_W, Wx, Wh, b, W, b) of Rnnlm from zero state, in float64,
-    composed from the layer oracles; the head as one product of [hs, 1] and [W; b]."""
-    E, Wx, Wh, b, W, bias = operands(*params)
-    V, D = E.shape
+def lstm_lm_oracle(params, xs, ts, operands, layers):
+    """Loss and grads of a language model of ``layers`` LSTMs from zero state, no
+    dropout, params (embed_W, (Wx, Wh, b) a layer, W, b), in float64, composed from
+    the layer oracles; the head as one product of [hs, 1] and [W; b] (W may be
+    embed_W.T, tied: its grad is then that of the head's W alone, as the model's)."""
+    E, *rest = operands(*params)
+    cells, (W, bias) = [rest[3 * k:3 * k + 3] for k in range(layers)], rest[3 * layers:]
     N, T = xs.shape
-    emb = E[xs]
-    H = Wh.shape[0]
+    H = W.shape[0]
     zeros = operands(np.zeros((N, H)))[0]
-    hs = naive.lstm_forward(emb, Wx, Wh, b, zeros, zeros)[0]
-    x1 = np.concatenate([hs.reshape(-1, H), np.ones((N * T, 1))], axis=1)
+    inputs = [E[xs]]
+    for Wx, Wh, b in cells:
+        inputs.append(naive.lstm_forward(inputs[-1], Wx, Wh, b, zeros, zeros)[0])
+    x1 = np.concatenate([inputs[-1].reshape(-1, H), np.ones((N * T, 1))], axis=1)
     Wb = np.concatenate([W, bias[None]], axis=0)
     loss, dS = naive.softmax_cross_entropy((x1 @ Wb).reshape(N, T, -1), ts)
     dS = dS.reshape(N * T, -1)
     dWb = x1.T @ dS
     dhs = (dS @ Wb[:H].T).reshape(N, T, H)
-    dxs, dWx, dWh, db, _, _ = naive.lstm_backward(emb, Wx, Wh, b, zeros, zeros, dhs)
-    return loss, [naive.embedding_backward(xs, dxs, V), dWx, dWh, db, dWb[:H], dWb[H]]
+    grads = []
+    for (Wx, Wh, b), x in reversed(list(zip(cells, inputs))):
+        dhs, dWx, dWh, db, _, _ = naive.lstm_backward(x, Wx, Wh, b, zeros, zeros, dhs)
+        grads = [dWx, dWh, db] + grads
+    return loss, [naive.embedding_backward(xs, dhs, E.shape[0]), *grads, dWb[:H], dWb[H]]
 
 
-def test_rnnlm_matches_rounded_oracle(rng, engine):
-    """The whole model: embedding, LSTM, the fused affine-softmax head (its gradient
+@pytest.mark.parametrize("make,layers", [
+    (lambda: Rnnlm(50, 24, 40, precision="bf16"), 1),
+    (lambda: BetterRnnlm(50, 32, 32, dropout_ratio=0.0, precision="bf16"), 2),  # two layers, tied
+])
+def test_models_match_rounded_oracle(rng, engine, make, layers):
+    """The whole model: embedding, LSTMs, the fused affine-softmax head (its gradient
     dS made whole, then rounded), loss and every grad."""
-    V, D, H, N, T = 50, 24, 40, 4, 6
     np.random.seed(3)
-    model = Rnnlm(V, D, H, precision="bf16")
-    xs, ts = rng.integers(0, V, (N, T)), rng.integers(0, V, (N, T))
+    model = make()
+    model.params[0][...] *= 30  # the embedding (and a tied head) well above the book's 0.01 scale: scores that vary
+    xs, ts = rng.integers(0, 50, (4, 6)), rng.integers(0, 50, (4, 6))
     loss = model.forward(xs, ts)
     model.backward()
     params = [p.astype(np.float64) for p in model.params]
-    loss16, grads16 = rnnlm_oracle(params, xs, ts, naive.bf16_operands)
-    loss64, grads64 = rnnlm_oracle(params, xs, ts, lambda *a: a)
+    loss16, grads16 = lstm_lm_oracle(params, xs, ts, naive.bf16_operands, layers)
+    loss64, grads64 = lstm_lm_oracle(params, xs, ts, lambda *a: a, layers)
     assert abs(loss - loss16) <= 2e-7 * loss16 < abs(loss64 - loss16)  # float32 scores' error; rounding shows
+    assert len(model.grads) == len(grads16)
     for k, (got, w16, w64) in enumerate(zip(model.grads, grads16, grads64)):
         assert_bf16(got, w16, w64, k)
 

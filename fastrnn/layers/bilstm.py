@@ -13,11 +13,12 @@ class TimeBiLSTM:
     ``forward(xs (N, T, D)) -> (N, T, 2H)``: the forward outputs, then the
     backward LSTM's outputs put back in time order, on the last axis.
     ``backward(dhs (N, T, 2H)) -> dxs (N, T, D)``, the sum of both directions.
+    ``precision`` ("fp32" or "bf16") is both LSTMs' (``fastrnn._precision``).
     """
 
-    def __init__(self, Wx1, Wh1, b1, Wx2, Wh2, b2, stateful: bool = False):
-        self.forward_lstm = TimeLSTM(Wx1, Wh1, b1, stateful)
-        self.backward_lstm = TimeLSTM(Wx2, Wh2, b2, stateful)
+    def __init__(self, Wx1, Wh1, b1, Wx2, Wh2, b2, stateful: bool = False, *, precision: str = "fp32"):
+        self.forward_lstm = TimeLSTM(Wx1, Wh1, b1, stateful, precision=precision)
+        self.backward_lstm = TimeLSTM(Wx2, Wh2, b2, stateful, precision=precision)
         self.params = self.forward_lstm.params + self.backward_lstm.params
         self.grads = self.forward_lstm.grads + self.backward_lstm.grads
 
@@ -32,6 +33,14 @@ class TimeBiLSTM:
         dxs1 = self.forward_lstm.backward(dhs[:, :, :H])
         dxs2 = self.backward_lstm.backward(dhs[:, ::-1, H:])
         return dxs1 + dxs2[:, ::-1]
+
+    @property
+    def precision(self) -> str:
+        return self.forward_lstm.precision
+
+    @precision.setter
+    def precision(self, value: str) -> None:
+        self.forward_lstm.precision = self.backward_lstm.precision = value
 
     def check_batch(self, N: int) -> None:
         self.forward_lstm.check_batch(N)
