@@ -234,14 +234,6 @@ def _round_view(A, r0, r1, As):
                 As[r * Kp + k] = bf16(src[r])
 
 
-@njit(**JIT)
-def rounded_here(A):
-    """``rounded`` in this thread."""
-    As = row_buffer(A.shape[0], A.shape[1])
-    _round_view(A, 0, A.shape[0], As)
-    return As
-
-
 @njit(**PJIT)
 def rounded(A):
     """The rows of the 2-D view A (M, K) rounded, in ``row_buffer(M, K)``, in parallel."""
@@ -422,11 +414,3 @@ def rounded_gemm(As, B, C):
     B (K, N) any 2-D view, C C-contiguous (M rows, N columns)."""
     N = B.shape[1]
     blocks(padded(B.shape[0]), As, panels_of(B), 1, N, C.reshape(-1), 0, N, C.shape[0], 0, panels(N))
-
-
-@njit(**JIT)
-def gemm(A, B, C):
-    """C (M, N) = A (M, K) @ B (K, N) in this thread: any 2-D views, C's rows unit-stride."""
-    out = np.empty((A.shape[0], B.shape[1]), np.float32)
-    rounded_gemm(rounded_here(A), B, out)
-    C[:, :] = out

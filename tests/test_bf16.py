@@ -92,7 +92,7 @@ def test_products_within_float32_accumulation(rng, engine, M, Kd, N):
     K.matmul(A, B, C)
     assert np.all(np.abs(C - want) <= bound)
     views = np.empty((M, N), np.float32)
-    K.gemm(np.asfortranarray(A), B.T.copy().T, views)  # strided views, one thread
+    K.rounded_gemm(K.rounded(np.asfortranarray(A)), B.T.copy().T, views)  # strided views, products in one thread
     np.testing.assert_array_equal(views, C)
     for G in (1,) + ((2,) if N % 2 == 0 else ()):  # a recurrent product, on the weight packed once
         P = np.empty((M, N), np.float32)
