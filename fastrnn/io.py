@@ -48,8 +48,11 @@ def atomic_write(path, write: Callable, keep=None) -> None:
     """Call ``write(file_object)`` on a temporary file beside ``path``, flush it to
     disk, and rename it over ``path`` (then flush the directory entry): a reader
     never sees a half-written file, and after a crash at any moment ``path`` holds
-    either its old or its new content.  With ``keep``, the old content is renamed
-    to ``keep`` first (a crash between the renames leaves it there alone)."""
+    either its old or its new content.  With ``keep``, the old content becomes
+    ``keep`` first, through a hard link, so ``path`` exists at every moment
+    (``keep``: the content before the old one, or the old one); on a file system
+    without hard links it is renamed there, and a crash before the second rename
+    leaves the old content in ``keep`` alone."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -61,12 +64,25 @@ def atomic_write(path, write: Callable, keep=None) -> None:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 is not what a plain open gives
         if keep is not None and path.exists():
-            os.replace(path, keep)
+            _keep(path, Path(keep))
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
+
+
+def _keep(path: Path, keep: Path) -> None:
+    """Make ``keep`` hold ``path``'s content, ``path`` left in place: a hard link
+    beside ``keep`` renamed over it (a rename where links are not supported)."""
+    link = keep.with_name(f".{keep.name}.link.tmp")  # one left by a crash is replaced
+    link.unlink(missing_ok=True)
+    try:
+        os.link(path, link)
+    except OSError:
+        os.replace(path, keep)
+        return
+    os.replace(link, keep)
 
 
 def _fsync_dir(directory: Path) -> None:
