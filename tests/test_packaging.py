@@ -18,3 +18,15 @@ def test_wheel_contents(tmp_path):
     assert {f"fastrnn/datasets/data/ptb.{s}.txt.gz" for s in ("train", "valid", "test")} <= names
     assert {"fastrnn/datasets/data/addition.txt.gz", "fastrnn/datasets/data/date.txt.gz"} <= names
     assert any(n.endswith("entry_points.txt") for n in names)
+
+
+def test_the_kernels_have_one_name():
+    """From a checkout, ``import kernels`` is refused: a second name for the same files
+    would be a second copy of every kernel sharing one Numba cache (an entry
+    compiled under one name then fails to load under the other)."""
+    code = "import sys; sys.path.insert(0, sys.argv[1]); import kernels.bf16"
+    run = subprocess.run([sys.executable, "-c", code, str(ROOT)], capture_output=True, text=True)
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines()[-1] == (
+        "ImportError: fastrnn's kernels are imported as fastrnn.kernels, not as kernels")
+    import fastrnn.kernels.bf16  # noqa: F401  (the one name works)
