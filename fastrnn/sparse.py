@@ -64,9 +64,19 @@ def merge(a, b):
         values[ib] += b.values  # rows of both: a + b; of b alone: 0 + b
         values[np.setdiff1d(ia, ib, assume_unique=True)] += 0  # of a alone: a + 0, as the dense sum makes it
         return RowGrad(rows, values, a.dense)
+    if isinstance(a, RowGrad) and isinstance(b, np.ndarray) and _one_pass(a, b):
+        optim.rows_plus_transposed(a.dense, a.rows, a.values, b.T)  # a tied output weight's grad
+        return a.dense
     a = densify(a)
     a += densify(b)
     return a
+
+
+def _one_pass(a: RowGrad, b: np.ndarray) -> bool:
+    """Whether ``merge(a, b)`` runs as one kernel: b the transpose of a C-contiguous
+    array of a's shape and dtype, a's dense array C-contiguous."""
+    return (b.shape == a.shape and b.dtype == a.dtype and b.T.flags.c_contiguous and a.dense.flags.c_contiguous
+            and a.values.flags.c_contiguous and not np.may_share_memory(b, a.dense))
 
 
 def densify(g):

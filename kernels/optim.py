@@ -11,7 +11,9 @@ A row-sparse gradient (``fastrnn.sparse.RowGrad``: values at some rows of a
 (V, D) array, zero elsewhere) has kernels of its own that give the bits the
 dense kernels give on the whole array: ``sum_of_squares_rows`` adds each
 square into the lane the dense kernel would, and ``sgd_rows`` is ``sgd_update``
-on the rows alone (elsewhere the update subtracts zero).
+on the rows alone (elsewhere the update subtracts zero).  ``rows_plus_transposed``
+adds a dense gradient given transposed (a tied output weight's) to a row-sparse
+one, writing the dense sum in one pass.
 """
 import numpy as np
 from numba import njit, prange
@@ -87,6 +89,27 @@ def sgd_rows(p, rows, values, lr):
         i = rows[u]
         for j in range(p.shape[1]):
             p[i, j] -= lr * values[u, j]
+
+
+ROWS = 64
+"""Rows of ``dense`` a task of ``rows_plus_transposed`` writes (64 of bT's columns: 256 bytes a row)."""
+
+
+@njit(**PJIT)
+def rows_plus_transposed(dense, rows, values, bT):
+    """dense (V, D) = G + bT.T for G (V, D) zero but at ``rows[u]``, where it is
+    ``values[u]``, and bT (D, V) C-contiguous: the bits of filling dense with G
+    and adding bT.T, in one pass, ROWS rows of dense a task."""
+    V, D = dense.shape
+    at = np.full(V, -1, np.int64)
+    for u in range(rows.size):
+        at[rows[u]] = u
+    zero = np.zeros(D, dense.dtype)
+    for q in prange((V + ROWS - 1) // ROWS):
+        for v in range(q * ROWS, min(V, (q + 1) * ROWS)):
+            g = values[at[v]] if at[v] >= 0 else zero
+            for j in range(D):
+                dense[v, j] = g[j] + bT[j, v]
 
 
 @njit(**PJIT)

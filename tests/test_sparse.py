@@ -62,6 +62,27 @@ def test_merge_adds_rows_as_the_dense_sum_does(rng):
     assert np.signbit(got[1, 0]) == np.signbit(want[1, 0])
 
 
+@pytest.mark.parametrize("V,D,U", [(130, 70, 9), (64, 64, 64), (3, 1, 0), (1000, 33, 200)])
+def test_merge_adds_a_transposed_dense_grad_as_the_dense_sum_does(rng, V, D, U):
+    """A tied output weight's grad (given as the transpose of a (D, V) array) added to
+    the embedding's row grad: the dense sum's bits, signs of zeros included."""
+    rows = np.sort(rng.choice(V, U, replace=False))
+    values = rng.standard_normal((U, D)).astype(np.float32)
+    bT = rng.standard_normal((D, V)).astype(np.float32)
+    bT[rng.random((D, V)) < 0.1] = -0.0  # -0 alone stays -0 only where a row adds to it
+    values[rng.random((U, D)) < 0.1] = -0.0
+    a = sparse.RowGrad(rows, values, np.full((V, D), np.nan, np.float32))
+    want = np.zeros((V, D), np.float32)
+    want[rows] = values
+    want += bT.T
+    got = sparse.merge(a, bT.T)
+    assert got is a.dense
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+    strided = sparse.merge(sparse.RowGrad(rows, values, np.empty((V, D), np.float32)), bT[:, ::-1].T[::-1])
+    np.testing.assert_array_equal(strided, want)  # not the transpose of a C-ordered array: NumPy's sum
+
+
 def dense_step(model, optimizer, xs, ts, max_grad):
     model.forward(xs, ts)
     model.backward()
