@@ -44,7 +44,7 @@ class Simple_TimeSoftmaxWithLoss:
 
     def forward(self, xs, ts):
         if not isinstance(xs, np.ndarray) or xs.ndim != 3:
-            raise ValueError(f"xs must be a numpy array of shape (N, T, V), got "
+            raise ValueError("xs must be a numpy array of shape (N, T, V), got "
                              + (f"shape {xs.shape}" if isinstance(xs, np.ndarray) else type(xs).__name__))
         N, T, V = xs.shape
         ys = softmax(xs.reshape(N * T, V))
