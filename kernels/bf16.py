@@ -30,7 +30,7 @@ from llvmlite import binding as ll
 from llvmlite import ir
 from numba import njit, prange, types
 from numba.core import cgutils
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from .config import JIT, PJIT
 from .gemm import NR, ROWS, _feature, half_tile, panels, tile
@@ -116,10 +116,22 @@ def bf16(x):
     return np.uint16(nan if (u & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000) else rounded)
 
 
+def _half(x):
+    """x as a bfloat16 bit pattern: a float rounded (``bf16``), a uint16 (a pattern
+    already) as it is; in kernels only."""
+
+
+@overload(_half, jit_options=JIT)
+def _half_impl(x):
+    if x == types.uint16:
+        return lambda x: x
+    return lambda x: bf16(x)
+
+
 @njit(**JIT)
 def _pair(lo, hi):
     """The bfloat16 pair (lo, hi) as one uint32, lo in the low half."""
-    return np.uint32(bf16(lo)) | (np.uint32(bf16(hi)) << np.uint32(16))
+    return np.uint32(_half(lo)) | (np.uint32(_half(hi)) << np.uint32(16))
 
 
 @njit(**JIT)
@@ -137,7 +149,7 @@ def packed_size(K, H, G):
 @njit(**JIT)
 def _pack_panel(Wt, col, w, panel):
     """panel (padded(K) * NR,) uint16 = columns col:col+w of Wt (K, *), any
-    strides, rounded: row p holds the pairs (k = 2p, 2p + 1) of the NR
+    strides, floats rounded or bfloat16 patterns (uint16): row p holds the pairs (k = 2p, 2p + 1) of the NR
     columns; zeros past K and past w.  Reads along Wt's unit-stride axis."""
     K = Wt.shape[0]
     out = panel.view(np.uint32)
@@ -176,29 +188,22 @@ def pack(Wt, G, Bp):
 
 
 @njit(**JIT)
-def panels_of(B):
-    """B (K, N) (any strides) rounded and packed as one gate, in this thread."""
+def pack_here(B, Bp):
+    """Bp (packed_size(K, N, 1),) = B (K, N) packed as one gate, in this thread: B
+    any strides, of floats (rounded here) or of bfloat16 patterns (uint16, rows
+    ``row_buffer`` holds, say: the same bits as packing the unrounded floats)."""
     K, N = B.shape
     size = padded(K) * NR
-    Bp = np.empty(panels(N) * size, np.uint16)
     for c in range(panels(N)):
         _pack_panel(B, c * NR, min(NR, N - c * NR), Bp[c * size:(c + 1) * size])
-    return Bp
 
 
 @njit(**JIT)
-def pack_rounded(As, Kp, K, N, Bp):
-    """Bp (packed_size(K, N, 1),) = B (K, N) packed, for B's rows already rounded
-    in As (row r at r * Kp): the same bits as ``pack`` of the unrounded B."""
-    out = Bp.view(np.uint32)
-    size = padded(K) * NR // 2  # uint32 elements of a panel
-    out[:] = 0
-    for p in range((K + 1) // 2):
-        lo = As[2 * p * Kp:2 * p * Kp + N]
-        hi = As[(2 * p + 1) * Kp:(2 * p + 1) * Kp + N] if 2 * p + 1 < K else As[:0]
-        for j in range(N):
-            pair = np.uint32(lo[j]) | ((np.uint32(hi[j]) << np.uint32(16)) if hi.size else np.uint32(0))
-            out[(j // NR) * size + p * NR + j % NR] = pair
+def panels_of(B):
+    """B (K, N) (any strides) rounded and packed as one gate, in this thread."""
+    Bp = np.empty(packed_size(B.shape[0], B.shape[1], 1), np.uint16)
+    pack_here(B, Bp)
+    return Bp
 
 
 @njit(**JIT)
@@ -208,13 +213,18 @@ def row_buffer(rows, K):
 
 
 @njit(**JIT)
+def _round_row(src, dst):
+    """dst[k] = bf16(src[k]) for every k of src."""
+    for k in range(src.size):
+        dst[k] = bf16(src[k])
+
+
+@njit(**JIT)
 def round_rows(A, base, rs, rows, K, As):
     """As[r * padded(K) + k] = bf16(A[base + r*rs + k]) for r < rows, k < K (A flat)."""
     Kp = padded(K)
     for r in range(rows):
-        src, dst = A[base + r * rs:base + r * rs + K], As[r * Kp:r * Kp + K]
-        for k in range(K):
-            dst[k] = bf16(src[k])
+        _round_row(A[base + r * rs:base + r * rs + K], As[r * Kp:r * Kp + K])
 
 
 @njit(**JIT)
@@ -224,9 +234,7 @@ def _round_view(A, r0, r1, As):
     Kp = padded(K)
     if A.strides[1] <= A.strides[0]:
         for r in range(r0, r1):
-            src, dst = A[r], As[r * Kp:r * Kp + K]
-            for k in range(K):
-                dst[k] = bf16(src[k])
+            _round_row(A[r], As[r * Kp:r * Kp + K])
     else:
         for k in range(K):
             src = A[:, k]

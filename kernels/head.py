@@ -174,7 +174,7 @@ def _pair_backward(x1, E, c, t, scale, WT, dWb, parts, accumulate):
                     row[j] = _bf16.bf16(ck * e[j])
                 if c0 <= t[r] < c1:
                     row[t[r] - c0] = _bf16.bf16(ck * e[t[r] - c0] - scale)
-            _bf16.pack_rounded(dS, Kp, R, w, dSp)
+            _bf16.pack_here(dS[:R * Kp].reshape(R, Kp)[:, :w], dSp)
             dW = W[:D1 * w].reshape(D1, w)
             _bf16.blocks(_bf16.padded(R), x1Tr, dSp, 1, w, W, 0, w, D1, 0, _bf16.panels(w))
             for i in range(D1):  # row by row: unit-stride loops
