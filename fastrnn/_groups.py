@@ -1,9 +1,10 @@
 """Groups of batch rows, so that one process computes what several would.
 
 A layer whose ``groups`` is G treats a batch of N rows as G groups (group g is
-rows ``g*N//G`` to ``(g+1)*N//G``): every product over rows is made for each
-group on its own, and every sum over rows (weight gradients) is each group's
-sum, the groups' sums then added in group order.  A language model trains
+rows ``g*N//G`` to ``(g+1)*N//G``): every sum over rows (weight gradients) is
+each group's sum, the groups' sums then added in group order.  (Products whose
+rows are batch rows need no groups: ``fastrnn._matmul.row_matmul`` makes each
+row from its own row alone.)  A language model trains
 with G = 2, so one process gets, bit for bit, what two data-parallel processes
 (``fastrnn.parallel``), each holding one group and adding their gradients, get.
 """
@@ -38,12 +39,3 @@ def column_sum(Y: np.ndarray, out: np.ndarray, slices: list) -> None:
     for rows in slices[1:]:
         out += np.sum(Y[rows], axis=0)
 
-
-def product(X: np.ndarray, W: np.ndarray, out: np.ndarray, slices: list, bf16: bool = False) -> np.ndarray:
-    """out[rows] = X[rows] @ W for each group's rows; returns out.  (With ``bf16``
-    every row is made on its own anyway (``kernels.bf16``): one product.)"""
-    if bf16:
-        return matmul(X, W, out=out, bf16=True)
-    for rows in slices:
-        matmul(X[rows], W, out=out[rows], bf16=bf16)
-    return out

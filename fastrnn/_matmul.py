@@ -1,14 +1,25 @@
 """Matrix products of the layers, run in Numba's threads (``kernels.blas.par_gemm``,
-or ``kernels.bf16.matmul`` with ``bf16``: operands rounded to bfloat16, sums in float32)."""
+or ``kernels.bf16.matmul`` with ``bf16``: operands rounded to bfloat16, sums in float32;
+``row_matmul`` on fastrnn's own core, ``kernels.gemm.matmul``)."""
 from __future__ import annotations
 
+import threading
+
 import numpy as np
+from numba import get_num_threads
 
 from ._threads import blas_in_kernel
 from .kernels.blas import linear_backward as _linear_backward
 from .kernels.blas import par_gemm
 from .kernels.bf16 import matmul as bf16_matmul
 from .kernels.bf16 import ready
+from .kernels.gemm import NR
+from .kernels.gemm import matmul as own_matmul
+
+_spare = threading.local()
+"""This thread's workspaces for ``row_matmul``'s packed B, one a dtype (named by
+its character), kept between calls: a fresh large array costs its page faults
+at every call."""
 
 
 def _unit_stride(a: np.ndarray) -> np.ndarray:
@@ -43,6 +54,24 @@ def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, bf16: bo
             par_gemm(A, B, target)
     if target is not out:
         out[...] = target
+    return out
+
+
+def row_matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray, bf16: bool = False) -> np.ndarray:
+    """``out = A @ B`` for a C-contiguous A (M, K), B (K, N) any 2-D view of A's
+    dtype and a C-contiguous out (M, N), where each row of out depends on its row
+    of A alone, bit for bit: on fastrnn's own core (``kernels.gemm.matmul``), or
+    with ``bf16`` in bfloat16 (``kernels.bf16.matmul``).  A product over some of
+    the rows (a group, a chunk of a sequence) gives those rows; returns out."""
+    if bf16:
+        return matmul(A, B, out=out, bf16=True)
+    K, N = B.shape
+    size = (N + NR - 1) // NR * NR * K  # kernels.gemm.packed_size(K, N, 1)
+    Bp = getattr(_spare, out.dtype.char, None)
+    if Bp is None or Bp.size < size:
+        Bp = np.empty(size, out.dtype)
+        setattr(_spare, out.dtype.char, Bp)
+    own_matmul(np.ascontiguousarray(A), B, Bp, out, get_num_threads())
     return out
 
 

@@ -19,6 +19,13 @@ Every element of a product is one chain of fused multiply-adds over k = 0,
 width: results do not depend on how the product is split into blocks,
 threads or processes, nor on the machine.
 
+``matmul`` runs whole products on the same core: the layers' products whose
+rows are rows of a batch (a recurrent layer's input projection and input
+gradient) go through it, so that a row of the result is the same whatever
+other rows the product has (OpenBLAS's Haswell kernels, the ones it runs on
+AMD Zen 1-3 and wherever ``OPENBLAS_CORETYPE=Haswell`` is set, round a row
+differently by the number of rows of the product).
+
 The micro-kernel has a bfloat16 form (``kernels.bf16``): given rows and a
 panel of bfloat16 pairs (uint16) it makes float32 sums with vdpbf16ps
 (AVX512_BF16), each step of its loop a pair of k.
@@ -31,6 +38,7 @@ from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
 
 from .config import JIT, PJIT
+from .tiles import chunk_ranges
 
 
 def _feature(name: str) -> bool:
@@ -214,30 +222,47 @@ def packed_size(K, H, G):
     return G * panels(H) * K * NR
 
 
+PACK_ROWS = 32
+"""Rows of k a task of ``pack`` copies into one panel: a task reads a narrow band
+of Wt, so that a large C-ordered weight is read a few pages at a time."""
+
+
+@njit(**JIT)
+def _pack_rows(Wt, col, w, panel):
+    """panel (K * NR,) = columns col:col+w of Wt (K, *), any strides, zeros past w,
+    read along Wt's unit-stride axis."""
+    K = Wt.shape[0]
+    if Wt.strides[1] <= Wt.strides[0]:
+        for k in range(K):
+            row, src = panel[k * NR:(k + 1) * NR], Wt[k, col:col + w]
+            for u in range(w):
+                row[u] = src[u]
+            for u in range(w, NR):
+                row[u] = 0
+    else:
+        for k in range(K if w < NR else 0):
+            panel[k * NR + w:(k + 1) * NR] = 0
+        for u in range(w):
+            src = Wt[:, col + u]
+            for k in range(K):
+                panel[k * NR + u] = src[k]
+
+
 @njit(**PJIT)
 def pack(Wt, G, Bp):
     """Bp (packed_size(K, H, G),) = Wt (K, G*H) (any strides) in panels of NR
     columns of one gate: panel ``c*G + g`` holds gate g's columns ``g*H + c*NR``
     onwards (those past H zero), K rows of NR contiguous elements.  A unit
-    chunk c (units c*NR to (c+1)*NR) so has its G gates' panels side by side."""
+    chunk c (units c*NR to (c+1)*NR) so has its G gates' panels side by side.
+    Tasks copy PACK_ROWS rows of one panel each."""
     K, GH = Wt.shape
     H = GH // G
-    by_rows = Wt.strides[1] <= Wt.strides[0]  # read along Wt's unit-stride axis
-    for q in prange(G * panels(H)):
+    bands = (K + PACK_ROWS - 1) // PACK_ROWS
+    for t in prange(G * panels(H) * bands):
+        q, k0 = t // bands, t % bands * PACK_ROWS
+        k1 = min(K, k0 + PACK_ROWS)
         c, g = q // G, q % G
-        u0 = c * NR
-        w = min(NR, H - u0)
-        panel = Bp[q * K * NR:(q + 1) * K * NR]
-        for k in range(K if w < NR else 0):  # the last chunk's columns past H
-            panel[k * NR + w:(k + 1) * NR] = 0
-        if by_rows:
-            for k in range(K):
-                for u in range(w):
-                    panel[k * NR + u] = Wt[k, g * H + u0 + u]
-        else:
-            for u in range(w):
-                for k in range(K):
-                    panel[k * NR + u] = Wt[k, g * H + u0 + u]
+        _pack_rows(Wt[k0:k1], g * H + c * NR, min(NR, H - c * NR), Bp[(q * K + k0) * NR:(q * K + k1) * NR])
 
 
 @njit(**JIT)
@@ -257,3 +282,25 @@ def products(K, A, a_base, a_rs, Bp, G, H, C, c_base, c_rs, r0, r1, k0, k1):
                     half_tile(K, A, a_off, a_rs, Bp, b_off, C, c_off, c_rs, rows, w)
                 else:
                     tile(K, A, a_off, a_rs, Bp, b_off, C, c_off, c_rs, rows, w)
+
+
+@njit([types.void(types.Array(t, 2, "C"), types.Array(t, 2, "A"), types.Array(t, 1, "C"), types.Array(t, 2, "C"),
+                  types.intp) for t in (types.float32, types.float64)], **PJIT)
+def matmul(A, B, Bp, C, threads):
+    """C (M, N) = A (M, K) @ B (K, N) for C-contiguous A and C of one float
+    dtype, B any 2-D view of it (typed for any layout: one compiled version a
+    dtype) and Bp a workspace of at least ``packed_size(K, N, 1)`` elements.
+
+    One parallel region of ``threads`` tasks, each a range of column panels: a
+    task packs its panels of B into Bp, then makes their columns of every row.
+    Every element is one chain of fused multiply-adds over k in order, so a
+    row of C depends on its row of A alone: not on M, the split or the thread
+    count."""
+    M, K = A.shape
+    N = B.shape[1]
+    ranges = chunk_ranges(panels(N), threads)
+    a, c = A.reshape(-1), C.reshape(-1)
+    for q in prange(ranges.shape[0]):
+        for p in range(ranges[q, 0], ranges[q, 1]):
+            _pack_rows(B, p * NR, min(NR, N - p * NR), Bp[p * K * NR:(p + 1) * K * NR])
+        products(K, a, 0, K, Bp, 1, N, c, 0, N, 0, M, ranges[q, 0], ranges[q, 1])

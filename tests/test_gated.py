@@ -1,5 +1,9 @@
 """TimeLSTM / LSTM and TimeGRU / GRU against the float64 oracle, finite differences and torch
 (finite differences and stateful chunking for TimeRNN too)."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -131,6 +135,47 @@ def test_stateful_chunks_equal_one_call(rng, dtype, cls, gates, N, H):
     expected = backward(xs[:, 20:], Wx, Wh, b, *carried, dhs)
     for got, want in zip([dxs, *chunked.grads, chunked.dh], expected):
         assert naive.rel_err(got, want) <= TOL[dtype]
+
+
+LAYERS_UNDER = """
+import sys, numpy as np
+from fastrnn.time_layers import TimeGRU, TimeLSTM, TimeRNN
+rng = np.random.default_rng(7)
+out = {}
+for cls, G in ((TimeRNN, 1), (TimeLSTM, 4), (TimeGRU, 3)):
+    for dtype in (np.float32, np.float64):
+        D, H = 40, 70
+        Wx = (rng.standard_normal((D, G * H)) / np.sqrt(D)).astype(dtype)
+        Wh, b = (rng.standard_normal((H, G * H)) / np.sqrt(H)).astype(dtype), np.zeros(G * H, dtype)
+        xs, dhs = rng.standard_normal((12, 35, D)).astype(dtype), rng.standard_normal((12, 35, H)).astype(dtype)
+        whole = cls(Wx, Wh, b, stateful=True)
+        key = f"{cls.__name__}-{np.dtype(dtype).name}"
+        out[key + "-hs"] = whole.forward(xs)
+        out[key + "-dxs"], out[key + "-dh"] = whole.backward(dhs), whole.dh
+        chunked = cls(Wx, Wh, b, stateful=True)
+        out[key + "-chunked"] = np.concatenate([chunked.forward(xs[:, :20]), chunked.forward(xs[:, 20:])], axis=1)
+np.savez(sys.argv[1], **out)
+"""
+
+
+def test_rows_do_not_depend_on_the_blas_kernel(tmp_path):
+    """Under OpenBLAS's own choice of kernel and under its Haswell (the one it runs on
+    AMD Zen 1-3), Sandybridge and Nehalem kernels, 35 steps in one call equal 20 + 15,
+    and hs, dxs and dh are the same bits whichever kernel runs: a recurrent layer's
+    forward and input gradient make no BLAS product (only its weight gradients do)."""
+    runs = {}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("OPENBLAS_")}
+    for kind in ("own choice", "Haswell", "Sandybridge", "Nehalem"):
+        env = clean | ({} if kind == "own choice" else {"OPENBLAS_CORETYPE": kind, "OPENBLAS_L2_SIZE": "524288"})
+        path = tmp_path / f"{kind}.npz"
+        subprocess.run([sys.executable, "-c", LAYERS_UNDER, str(path)], env=env, check=True)
+        runs[kind] = np.load(path)
+    first = runs["own choice"]
+    for kind, run in runs.items():
+        for key in first:
+            if key.endswith("-chunked"):
+                np.testing.assert_array_equal(run[key], run[key.replace("-chunked", "-hs")], err_msg=kind + key)
+            np.testing.assert_array_equal(run[key], first[key], err_msg=f"{kind}: {key}")
 
 
 def test_lstm_state_handling(rng):

@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import multiprocessing as mp
+import multiprocessing.spawn as mp_spawn
 import os
 import statistics
+import sys
 import time
 
 from ..kernels.gemm import BF16
@@ -20,16 +22,26 @@ from .machine import cpu
 from .worker import worker
 
 
+AGAINST = "fastrnn@against"
+"""The contender ``--against`` names: fastrnn in another Python environment."""
+
+
 def measure(case: str, contenders: list, threads: int, blocks: int, calls: int, pause: float,
-            ids: str = "uniform") -> tuple:
+            ids: str = "uniform", against: str | None = None) -> tuple:
     """(median seconds per call, peak resident MB) of each contender, timed in
-    alternating blocks."""
+    alternating blocks; AGAINST runs in the interpreter ``against``."""
     ctx = mp.get_context("spawn")
     workers = {}
     for name in contenders:
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=worker, args=(child, name, case, threads, ids), daemon=True)
-        proc.start()
+        proc = ctx.Process(target=worker, args=(child, "fastrnn" if name == AGAINST else name, case, threads, ids),
+                           daemon=True)
+        if name == AGAINST:
+            mp_spawn.set_executable(against)
+        try:
+            proc.start()
+        finally:
+            mp_spawn.set_executable(sys.executable)
         workers[name] = (parent, proc)
     peaks = {}
     try:
@@ -65,6 +77,9 @@ def main(argv=None) -> int:
     parser.add_argument("--pause", type=float, default=0.5, help="seconds between blocks")
     parser.add_argument("--no-numpy", action="store_true", help="leave out the (slow) NumPy design")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    parser.add_argument("--against", metavar="PYTHON",
+                        help="also time the fastrnn installed for this Python interpreter (another commit's "
+                             "environment, say), in a column of its own")
     args = parser.parse_args(argv)
     if not BF16 and any(CASES[c].get("precision", "fp32") != "fp32" for c in args.cases):
         parser.error("the _bf16 cases need a CPU with AVX512_BF16, which this one has not")
@@ -83,6 +98,10 @@ def main(argv=None) -> int:
         print("PyTorch is not installed: no PyTorch column")
     if not args.no_numpy:
         contenders.append("numpy")
+    if args.against:
+        contenders.insert(1, AGAINST)
+    if args.against:
+        print(f"{AGAINST}: the fastrnn of {args.against}")
     print(f"{cpu()}; {args.threads} threads each; medians of {args.blocks} blocks x {args.calls} calls, "
           f"alternating, {args.pause} s pauses; {args.ids} word ids", flush=True)
     roof = measure("large_product", ["numpy"], args.threads, args.blocks, args.calls, args.pause)[0]["numpy"]
@@ -93,7 +112,8 @@ def main(argv=None) -> int:
              + ["fastrnn MB"])
     table = Table(["case", *names], args.markdown)
     for case in args.cases:
-        med, peak = measure(case, contenders, args.threads, args.blocks, args.calls, args.pause, args.ids)
+        med, peak = measure(case, contenders, args.threads, args.blocks, args.calls, args.pause, args.ids,
+                            args.against)
         row = [f"{med[c] * 1e3:.2f}" if med[c] else "-" for c in contenders]
         row += [f"{med[c] / med['fastrnn']:.2f}" if med[c] else "-" for c in contenders[1:]]
         rate = flops(case) / med["fastrnn"] / 1e9 if flops(case) else None

@@ -1,4 +1,5 @@
-"""The CPU a benchmark ran on, as one line: vendor, model, LLVM's name for it, vector instructions."""
+"""The CPU a benchmark ran on, as one line: vendor, model, LLVM's name for it, vector
+instructions, the bf16 engine and the OpenBLAS kernels in use."""
 from __future__ import annotations
 
 import os
@@ -31,4 +32,16 @@ def cpu() -> str:
         ready()
 
     return (f"{info.get('vendor_id', platform.processor() or '?')}, {info.get('model name', '?')} "
-            f"(LLVM: {llvm}), {isa}, {cores} cores" + (f"; bf16 products on {engine()}" if BF16 else ""))
+            f"(LLVM: {llvm}), {isa}, {cores} cores" + (f"; bf16 products on {engine()}" if BF16 else "")
+            + f"; OpenBLAS kernels: {openblas_kernels()}")
+
+
+def openblas_kernels() -> str:
+    """The kernels (threadpoolctl's ``architecture``) of each OpenBLAS loaded, as
+    OpenBLAS chose them (or ``OPENBLAS_CORETYPE`` forced them)."""
+    import scipy.linalg  # noqa: F401  (load both libraries)
+    from threadpoolctl import threadpool_info
+
+    found = sorted({i.get("architecture") or "?" for i in threadpool_info() if i.get("internal_api") == "openblas"})
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    return (", ".join(found) or "none loaded") + (f" (OPENBLAS_CORETYPE={forced})" if forced else "")

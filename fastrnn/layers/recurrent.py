@@ -17,6 +17,7 @@ from numba import get_num_threads
 
 from .. import _groups
 from .. import _validate as v
+from .._matmul import row_matmul
 from .._precision import Precision
 from .._threads import blas_in_kernel
 from ..kernels import bf16 as _bf16
@@ -73,10 +74,8 @@ class Recurrent(Precision):
         """xs (N, T, D) and states ((N, H) each), all checked -> (hs (N, T, H), last states)."""
         Wx, Wh, b = self.params
         N, T, D = xs.shape
-        slices = _groups.row_slices(N, T, self.groups)
         with blas_in_kernel():
-            xw = _groups.product(xs.reshape(N * T, D), Wx, np.empty((N * T, Wx.shape[1]), self.dtype), slices,
-                                 self.bf16)
+            xw = row_matmul(xs.reshape(N * T, D), Wx, np.empty((N * T, Wx.shape[1]), self.dtype), self.bf16)
             hs, last, cache = self._recur(xw.reshape(N, T, -1), np.ascontiguousarray(b), Wh, states,
                                           get_num_threads())
         self._cache = (xs, cache)
@@ -104,7 +103,7 @@ class Recurrent(Precision):
             for lhs, cols in wh_inputs:
                 _groups.product_T(lhs.reshape(N * T, -1), dA2[:, cols], dWh[:, cols], slices, self.bf16)
             _groups.column_sum(dA2, db, slices)
-            dxs = _groups.product(dA2, Wx.T, np.empty((N * T, D), self.dtype), slices, self.bf16)
+            dxs = row_matmul(dA2, Wx.T, np.empty((N * T, D), self.dtype), self.bf16)
         return dxs.reshape(N, T, D), dfirst
 
     def _recur(self, xw, b, Wh, states, threads):
