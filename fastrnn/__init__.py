@@ -5,9 +5,9 @@ Drop-in: ``common.time_layers`` -> ``fastrnn.time_layers``, ``common.optimizer``
 ``fastrnn.util``, ``dataset.ptb`` -> ``fastrnn.datasets.ptb``.
 """
 from . import _threads  # noqa: F401  (sets OpenMP's spin before Numba starts threads)
-from .generation import BetterRnnlmGen, RnnLanguageModelGen, RnnlmGen
+from .generation import BetterRnnlmGen, RnnLanguageModelGen, RnnlmGen, SimpleRnnlmGen
 from .models import BetterRnnlm, Rnnlm, RnnLanguageModel, SimpleRnnlm
 
 __version__ = "0.1.0"
-__all__ = ["SimpleRnnlm", "Rnnlm", "BetterRnnlm", "RnnLanguageModel", "RnnlmGen", "BetterRnnlmGen",
+__all__ = ["SimpleRnnlm", "Rnnlm", "BetterRnnlm", "RnnLanguageModel", "SimpleRnnlmGen", "RnnlmGen", "BetterRnnlmGen",
            "RnnLanguageModelGen", "__version__"]

@@ -22,6 +22,8 @@ from . import __version__, io
 
 NAME = "checkpoint.npz"
 PREVIOUS = "checkpoint.prev.npz"
+OUTPUTS = (NAME, PREVIOUS, "params.npz", "ppl.png")
+"""Every file a run writes into its directory (``--out``), each atomically."""
 VERSION = 1
 """Version of the ``run`` document; another version is refused on resume."""
 

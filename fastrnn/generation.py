@@ -5,7 +5,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .models import BetterRnnlm, Rnnlm, RnnLanguageModel
+from .models import BetterRnnlm, Rnnlm, RnnLanguageModel, SimpleRnnlm
 
 
 def next_distribution(scores: np.ndarray, temperature: float = 1.0, top_k: int | None = None,
@@ -61,10 +61,12 @@ class _Generator:
         before, until there are ``sample_size``.
 
         A next word is drawn from ``next_distribution`` of the model's scores for
-        the last one (``temperature``, ``top_k``, ``top_p``; 0 is greedy).  Without
-        ``top_k`` and ``top_p``, a drawn id in ``skip_ids`` is drawn again, as the
-        reference does (the same draws for the same seed); with either, those ids
-        are left out before the cut.  The model's state carries on from where it
+        the last one (``temperature``, ``top_k``, ``top_p``; 0 is greedy).  At the
+        reference's settings (temperature 1, no ``top_k`` or ``top_p``) a drawn id
+        in ``skip_ids`` is drawn again, feeding the same word again, as the
+        reference does (the same draws for the same seed); at any other settings
+        those ids are left out of the distribution (redrawing at a low temperature
+        could take very long when the likeliest word is skipped).  The model's state carries on from where it
         was (call ``reset_state()`` first for a fresh start); sampling uses NumPy's
         global generator, so ``np.random.seed`` makes it reproducible.
         """
@@ -89,7 +91,7 @@ class _Generator:
         x = word_ids[-1]
         while len(word_ids) < sample_size:
             score = self.predict(np.array([[x]])).reshape(-1)
-            if top_k is None and top_p is None and temperature != 0:
+            if top_k is None and top_p is None and temperature == 1:  # the reference's draws
                 sampled = int(np.random.choice(V, p=next_distribution(score, temperature)))
                 if sampled in skip:
                     continue
@@ -107,6 +109,15 @@ class _Generator:
     def set_state(self, state: list) -> None:
         for layer, states in zip(self._lstms(), state):
             layer.set_state(*states)
+
+
+class SimpleRnnlmGen(_Generator, SimpleRnnlm):
+    """``SimpleRnnlm`` that writes text: ``generate(start_id, skip_ids=None, sample_size=100)``."""
+
+    PARAMS_NAME = "SimpleRnnlm"
+
+    def _lstms(self) -> list:
+        return [self.rnn_layer]
 
 
 class RnnlmGen(_Generator, Rnnlm):

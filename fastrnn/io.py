@@ -26,6 +26,7 @@ import json
 import math
 import os
 import pickle
+import re
 import stat
 import struct
 import tempfile
@@ -70,6 +71,14 @@ def atomic_write(path, write: Callable, keep=None) -> None:
         os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
+
+
+def stale_temporaries(directory: Path, names) -> list:
+    """The temporary files ``atomic_write`` of a file called one of ``names`` in
+    ``directory`` may have left (a killed process leaves them): ``.NAME.XXXXXXXX.tmp``
+    (``tempfile.mkstemp``'s eight characters) and ``.NAME.link.tmp``.  No other file."""
+    pattern = re.compile("|".join(rf"\.{re.escape(n)}\.([a-z0-9_]{{8}}|link)\.tmp" for n in names))
+    return [p for p in Path(directory).glob(".*.tmp") if pattern.fullmatch(p.name)]
 
 
 def _keep(path: Path, keep: Path) -> None:

@@ -259,14 +259,14 @@ class Rnnlm(LanguageModel):
         self.lstm_layer.reset_state()
 
 
-CELLS = ("rnn", "lstm", "gru")
-"""The recurrent layers a language model may stack (``RnnLanguageModel``)."""
+CELLS = {"rnn": TimeRNN, "lstm": TimeLSTM, "gru": TimeGRU}
+"""The recurrent layers a language model may stack (``RnnLanguageModel``), by name."""
 
 
 def _cell_params(cell: str, D: int, H: int) -> tuple:
     """Wx (D, gH), Wh (H, gH), b (gH,) of a cell with g gates (RNN 1, GRU 3, LSTM 4),
     at the reference's scales (float32)."""
-    g = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
+    g = CELLS[cell].GATES
     rn = np.random.randn
     return (rn(D, g * H) / np.sqrt(D)).astype("f"), (rn(H, g * H) / np.sqrt(H)).astype("f"), np.zeros(g * H, "f")
 
@@ -298,7 +298,7 @@ class RnnLanguageModel(LanguageModel):
         self.cell, self.num_layers, self.tied, self.dropout_ratio = cell, layers, bool(tied), dropout_ratio
         embed_W = scaled_randn((V, D), 100)
         cells = [_cell_params(cell, D if k == 0 else H, H) for k in range(layers)]
-        time_cell = {"rnn": TimeRNN, "lstm": TimeLSTM, "gru": TimeGRU}[cell]
+        time_cell = CELLS[cell]
         drop = (lambda: [TimeDropout(dropout_ratio)]) if dropout_ratio is not None else list
         body = [TimeEmbedding(embed_W), *drop()]
         for params in cells:

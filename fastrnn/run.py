@@ -234,16 +234,20 @@ class Run:
 
     def evaluate(self, data: np.ndarray) -> float:
         """Perplexity of ``data`` (rank 0 computes it, every process gets it), in
-        float32 whatever the run's precision; the model's state is reset before
-        and after, as in the book's scripts."""
+        float32 whatever the run's precision and with one process's groups of rows
+        whatever the processes; the model's state is reset before and after, as in
+        the book's scripts."""
         ppl = None
         if self.world.rank == 0:
             self.model.reset_state()
             self.model.set_precision("fp32")  # as ``fastrnn eval`` measures it
+            groups = self.model.groups
+            self.model.set_groups(self.model.GROUPS)  # as one process evaluates: the same bits
             try:
                 ppl = eval_perplexity(self.model, data, EVAL_BATCH, EVAL_TIME, progress=self.report.bar)
             finally:
                 self.model.set_precision(self.settings.get("precision", "fp32"))
+                self.model.set_groups(groups)
         self.model.reset_state()
         return self.world.bcast(ppl)
 
@@ -383,6 +387,14 @@ class Run:
                       "words": self.done * s["batch_size"] * s["time_size"], "elapsed_s": round(self.elapsed(), 3),
                       "lr": self.optimizer.lr, **values}
             self._guard(self.log.path, lambda: self.log.write(record))
+
+    def report_iterations(self) -> list:
+        """The iteration of the run (counted from 1 over all epochs) of each entry of
+        ``ppl_list``: reports come at an epoch's iterations 1, 1 + eval_interval, ...,
+        and start again each epoch."""
+        per_epoch = -(-self.iters_per_epoch // self.settings["eval_interval"])
+        return [k // per_epoch * self.iters_per_epoch + k % per_epoch * self.settings["eval_interval"] + 1
+                for k in range(len(self.ppl_list))]
 
     def _report_line(self, it: int, words_per_s: float) -> None:
         ppl = perplexity(self.total_loss / self.loss_count)

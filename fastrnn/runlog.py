@@ -9,19 +9,31 @@ Non-finite numbers are written as ``null`` (strict JSON has no infinity).
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
 from pathlib import Path
 
 
+class LogBusy(Exception):
+    """Another process is writing the log."""
+
+
 class RunLog:
-    """The log at ``path``: emptied, or cut back to ``offset`` bytes (a resumed run)."""
+    """The log at ``path``: emptied, or cut back to ``offset`` bytes (a resumed run),
+    once this process holds its lock (``LogBusy`` when another one does; released
+    when the log is closed or the process ends)."""
 
     def __init__(self, path, offset: int = 0):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise LogBusy(f"{self.path}: another fastrnn train is writing it") from None
         self._file = os.fdopen(fd, "wb")
         self._file.truncate(min(offset, os.fstat(fd).st_size))
         self._file.seek(0, os.SEEK_END)

@@ -42,7 +42,7 @@ def test_a_character_model_beats_the_unigram_model(tmp_path):
     assert abs(bits - math.log2(value("test perplexity", run.stdout))) < 0.01  # (the perplexity printed rounded)
     baseline = unigram_bits(files["train"].read_text(), files["test"].read_text())
     assert bits < 0.5 * baseline, (bits, baseline)  # the stated margin: under half the unigram model's bits
-    ev = fastrnn("eval", out / "params.npz", "--cache-dir", tmp_path / "cache").stdout
+    ev = fastrnn("eval", out / "params.npz", "--test-file", files["test"], "--cache-dir", tmp_path / "cache").stdout
     assert f"bits per character: {bits:.4f}" in ev
     generated = fastrnn("generate", out / "params.npz", "--prompt", "w1 w", "--length", 40, "--temperature", 0).stdout
     assert generated.startswith("w1 w") and len(generated.rstrip("\n").replace("\n", "")) <= 40

@@ -20,8 +20,9 @@ def test_learns_own_text_to_near_its_entropy_and_saved_params_reload(tmp_path):
     stored = read_params(tmp_path / "run" / "params.npz")
     tokens = files["train"].read_text().replace("\n", " <eos> ").split()
     assert stored.model == "Rnnlm" and stored.words == [*dict.fromkeys(tokens), "<unk>"]  # the vocabulary travels
-    again = fastrnn("eval", tmp_path / "run" / "params.npz", "--cache-dir", tmp_path / "cache")
-    assert f"test perplexity: {test:.2f}" in again.stdout  # its own test file, from the params' settings
+    again = fastrnn("eval", tmp_path / "run" / "params.npz", "--test-file", files["test"], "--cache-dir",
+                    tmp_path / "cache")
+    assert f"test perplexity: {test:.2f}" in again.stdout
     assert "converted" not in again.stdout  # reused
     text = fastrnn("generate", tmp_path / "run" / "params.npz", "--start", "w3", "--length", 30, "--seed", 2).stdout
     words = text.replace(".", " ").split()
@@ -100,7 +101,8 @@ def test_adaptive_head_trains_evaluates_and_generates(tmp_path):
     assert "adaptive softmax (cutoffs 4,8, div value 2)" in run.stdout
     test = value("test perplexity", run.stdout)
     assert test < 2.3  # the best possible is 2.0; a model that learned nothing scores 13
-    evaluated = fastrnn("eval", out / "params.npz", "--no-progress")
+    evaluated = fastrnn("eval", out / "params.npz", "--test-file", files["test"], "--cache-dir", tmp_path / "cache",
+                        "--no-progress")
     assert value("test perplexity", evaluated.stdout) == test
     text = fastrnn("generate", out / "params.npz", "--start", "w1", "--length", 30).stdout
     assert text.startswith("w1 ") and len(text.split()) >= 25
@@ -152,7 +154,25 @@ def test_cells_layers_and_tying_train_evaluate_generate_and_score(tmp_path):
                   "--out", out)
     assert "RnnLanguageModel (3 GRU layers, tied)" in run.stdout
     test = value("test perplexity", run.stdout)
-    assert f"test perplexity: {test:.2f} (custom" in fastrnn("eval", out / "params.npz").stdout
+    assert f"test perplexity: {test:.2f} (custom" in fastrnn("eval", out / "params.npz", "--test-file", files["test"],
+                                                             "--cache-dir", tmp_path / "cache").stdout
+    refused = fastrnn("eval", out / "params.npz", check=False)  # a params file never chooses what eval reads
+    assert refused.returncode == 2 and refused.stderr.strip() == (
+        f"fastrnn eval: error: {out / 'params.npz'} was trained on {files['train']}: give --test-file (its run's "
+        f"test file was {files['test']})")
     assert fastrnn("generate", out / "params.npz", "--start", "w1", "--length", 5).stdout.split()[0] == "w1"
     assert fastrnn("score", out / "params.npz", "-", input="w1 w2\n").stdout.count("\t") == 3
     assert "is complete" in fastrnn("train", "--resume", out).stdout
+
+
+def test_the_plot_puts_each_report_at_its_iteration(tmp_path, monkeypatch):
+    """Reports start again each epoch (13 iterations, every 5th: 1, 6, 11): ppl.png's
+    x axis puts the second epoch's at 14, 19, 24."""
+    from fastrnn import cli, trainer
+
+    drawn = {}
+    monkeypatch.setattr(trainer, "_plot", lambda x, y, *args, **kw: drawn.update(x=list(x), y=list(y)))
+    files = markov_files(tmp_path, sizes=(8_000, 1_000, 1_000))
+    args = [*text_args(files, tmp_path / "cache"), *SMALL, "--epochs", 2, "--max-iters", 13, "--eval-interval", 5]
+    assert cli.main(["train", *map(str, args), "--out", str(tmp_path / "run")]) == 0
+    assert drawn["x"] == [1, 6, 11, 14, 19, 24] and len(drawn["y"]) == 6

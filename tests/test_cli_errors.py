@@ -165,7 +165,6 @@ def test_bad_params_files(bad_params, command, kind, expected):
 def test_generate_needs_a_known_word_and_a_generating_model(bad_params, run_dir):
     assert "--start 'zebra' is not in the vocabulary of" in error_line("generate", run_dir / "params.npz",
                                                                        "--start", "zebra")
-    assert "text generation needs rnnlm or better params" in error_line("generate", bad_params["simple"])
     assert "holds params of rnnlm (--model rnnlm), not better" in error_line("generate", run_dir / "params.npz",
                                                                              "--model", "better")
     assert "argument --length: expected an integer >= 1, got 0" in error_line("generate", run_dir / "params.npz",
@@ -218,3 +217,32 @@ def test_bf16_on_a_cpu_without_avx512_bf16(tmp_path):
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=os.environ | env)
     assert done.returncode == 0, done.stderr
     assert "precision='bf16' needs a CPU with AVX512_BF16" in done.stdout and "use precision='fp32'" in done.stdout
+
+
+@pytest.mark.parametrize("model,cell,layers,tied,D,H", [
+    ("simple", "rnn", 1, False, 6, 5), ("rnnlm", "lstm", 1, False, 6, 5), ("better", "lstm", 2, True, 5, 5),
+    ("rnnlm", "gru", 3, False, 4, 7), ("simple", "lstm", 4, True, 6, 6), ("better", "rnn", 1, False, 3, 9)])
+def test_the_memory_estimate_counts_the_models_params(model, cell, layers, tied, D, H):
+    """The memory check's count of params is the model's own: every --cell, --layers
+    and --tied (a tied weight counted once)."""
+    from fastrnn.cli.train import param_count
+    from fastrnn.run import build
+
+    s = {"model": model, "cell": cell, "layers": layers, "tied": tied, "wordvec_size": D, "hidden_size": H,
+         "dropout": 0.5 if model == "better" else None}
+    distinct = []
+    for p in build(s, 11, {}).params:
+        if not any(np.shares_memory(p, q) for q in distinct):
+            distinct.append(p)
+    assert param_count(s, 11) == sum(p.size for p in distinct)
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("bogus", "the environment variable FASTRNN_BF16_ENGINE must be one of vdpbf16ps, amx, got 'bogus'"),
+    ("AMX", "must be one of vdpbf16ps, amx, got 'AMX'")])
+def test_a_bad_bf16_engine_variable_is_one_line(run_dir, value, expected):
+    for args in (("eval", run_dir / "params.npz"), ("generate", run_dir / "params.npz", "--length", 3)):
+        run = fastrnn(*args, check=False, env={"FASTRNN_BF16_ENGINE": value})
+        lines = run.stderr.strip().splitlines()
+        assert run.returncode == 2 and len(lines) == 1, run.stderr
+        assert lines[0].startswith(f"fastrnn {args[0]}: error: ") and expected in lines[0]

@@ -80,7 +80,7 @@ def test_a_large_finite_loss_reports_inf(corpus, tmp_path):
     assert "perplexity inf" in run.stdout, run.stdout
     if run.returncode == 0:
         assert "test perplexity: " in run.stdout
-        fastrnn("eval", tmp_path / "a" / "params.npz")
+        fastrnn("eval", tmp_path / "a" / "params.npz", "--test-file", files["test"], "--cache-dir", cache)
     else:  # the loss overflowed to infinity later on: diverged, nothing non-finite written
         assert "training diverged at iteration" in one_error_line(run, 1)
 
@@ -120,6 +120,79 @@ def test_a_failed_checkpoint_write_is_one_line_and_the_last_one_resumes(corpus, 
     assert not [p for p in os.listdir(out) if p.endswith(".tmp")]
     fastrnn("train", "--resume", out)
     assert_same_params(whole, out)
+
+
+def test_a_finished_run_is_replaced_only_on_purpose(corpus, tmp_path):
+    """A finished run extended with --resume --epochs N and stopped can go on: its
+    checkpoints say so, and a new run refuses its --out; a new run refuses a finished
+    run's --out too, and an existing --log, unless --overwrite."""
+    files, cache = corpus
+    out, log = tmp_path / "out", tmp_path / "train.log"
+    args = (*text_args(files, cache), *SMALL, "--checkpoint-every", 5, "--max-iters", 12, "--epochs", 1)
+    fastrnn("train", *args, "--out", out, "--log", log)
+    finished = one_error_line(fastrnn("train", *args, "--out", out, check=False), 2)
+    assert finished == (f"fastrnn train: error: --out {out} holds a finished run (1 epochs): extend it with: "
+                        f"fastrnn train --resume {out} --epochs N, or give another --out, or --overwrite to start "
+                        "over there")
+    script = tmp_path / "fail.py"
+    script.write_text(FAIL_AT.format(errno="ENOSPC", strerror="No space left on device"))
+    run = subprocess.run([sys.executable, script, "2", "train", "--resume", str(out), "--epochs", "2"],
+                         capture_output=True, text=True, timeout=300)
+    one_error_line(run, 1)  # the second checkpoint after resuming (iteration 15, 20) failed: the first is kept
+    assert not checkpoint.load(out / checkpoint.NAME).run["finished"]
+    stopped = one_error_line(fastrnn("train", *args, "--out", out, check=False), 2)
+    assert f"--out {out} holds a run stopped in epoch 2 at iteration 3: go on with it" in stopped
+    records = log.read_bytes()
+    assert "--log {} exists: give a new file, or --overwrite".format(log) in one_error_line(
+        fastrnn("train", *args, "--log", log, check=False), 2)
+    assert log.read_bytes() == records
+    fastrnn("train", *args, "--out", out, "--log", log, "--overwrite")
+    assert checkpoint.load(out / checkpoint.NAME).run["position"]["epoch"] == 1 and log.read_bytes() != records
+    assert "--overwrite starts a new run" in one_error_line(fastrnn("train", "--resume", out, "--overwrite",
+                                                                    check=False), 2)
+
+
+def test_two_runs_never_write_one_log(corpus, tmp_path):
+    files, cache = corpus
+    log = tmp_path / "one.log"
+    first = start_train([*text_args(files, cache), *SMALL, "--epochs", 3, "--log", log])
+    try:
+        deadline = time.monotonic() + 120
+        while not log.exists() or log.stat().st_size == 0:
+            assert first.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        second = fastrnn("train", *text_args(files, cache), *SMALL, "--epochs", 1, "--log", log, "--overwrite",
+                         check=False)
+        assert f"--log {log}: another fastrnn train is writing it" in one_error_line(second, 2)
+    finally:
+        first.kill()
+        first.communicate()
+    assert b"\0" not in log.read_bytes()
+
+
+def test_an_unwritable_plot_is_one_line(corpus, tmp_path):
+    files, cache = corpus
+    out = tmp_path / "out"
+    (out / "ppl.png").mkdir(parents=True)
+    run = fastrnn("train", *text_args(files, cache), *SMALL, "--epochs", 1, "--max-iters", 3, "--out", out,
+                  check=False)
+    assert one_error_line(run, 1).startswith(f"fastrnn train: error: cannot write {out / 'ppl.png'} (")
+    assert "test perplexity: " in run.stdout and (out / "params.npz").exists()
+
+
+def test_a_run_removes_its_own_temporaries_only(corpus, tmp_path):
+    """--out may be a directory of the user's (., ~): a new run, or a resumed one, removes
+    the temporaries a killed run's atomic writes left, and no other ``.*.tmp`` file."""
+    files, cache = corpus
+    out = tmp_path / "home"
+    out.mkdir()
+    users = [".bashrc.tmp", ".notes.tmp", ".params.npz.tmp", ".my.checkpoint.npz.abcd1234.tmp"]
+    left = [".params.npz.k3_x9a0q.tmp", ".checkpoint.npz.0123abcd.tmp", ".checkpoint.prev.npz.link.tmp"]
+    for name in users + left:
+        (out / name).write_text("keep me" if name in users else "half a file")
+    fastrnn("train", *text_args(files, cache), *SMALL, "--epochs", 1, "--max-iters", 3, "--out", out)
+    assert sorted(p for p in os.listdir(out) if p.endswith(".tmp")) == sorted(users)
+    assert all((out / name).read_text() == "keep me" for name in users)
 
 
 class Crash(BaseException):
@@ -347,6 +420,29 @@ def test_a_corpus_edited_between_stop_and_resume_is_refused(tmp_path):
     files["test"].write_text(files["test"].read_text() + "a b\n")
     line = one_error_line(fastrnn("train", "--resume", out, "--epochs", 4, check=False), 2)
     assert "the test file changed since the run started" in line
+    files["test"].write_text(files["test"].read_text()[:-4])  # back to the run's test file
+    fastrnn("train", "--resume", out, "--epochs", 4)
+
+
+def test_an_edit_that_keeps_size_and_times_is_found_on_resume(tmp_path):
+    """``cp -p``, ``rsync -t``, ``touch -r``: the same size and modification time, another
+    text; a resumed run hashes its files again and refuses it."""
+    files = markov_files(tmp_path, sizes=(8_000, 2_000, 2_000))
+    out = tmp_path / "out"
+    fastrnn("train", *text_args(files, tmp_path / "cache"), *SMALL, "--epochs", 1, "--max-iters", 5, "--out", out)
+    for name, what in (("test", "the test file"), ("train", "the training file")):
+        before = files[name].stat()
+        words = files[name].read_text().split(" ")
+        i = next(i for i in range(1, len(words)) if words[i] != words[i - 1] and len(words[i]) == len(words[i - 1]))
+        words[i - 1], words[i] = words[i], words[i - 1]
+        files[name].write_text(" ".join(words))
+        os.utime(files[name], ns=(before.st_atime_ns, before.st_mtime_ns))
+        assert files[name].stat().st_size == before.st_size
+        line = one_error_line(fastrnn("train", "--resume", out, "--epochs", 2, check=False), 2)
+        assert f"{what} changed since the run started" in line
+        words[i - 1], words[i] = words[i], words[i - 1]
+        files[name].write_text(" ".join(words))
+        os.utime(files[name], ns=(before.st_atime_ns, before.st_mtime_ns))
 
 
 def test_resume_with_fewer_epochs_than_reached_is_refused(corpus, tmp_path):

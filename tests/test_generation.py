@@ -2,7 +2,9 @@
 import numpy as np
 import pytest
 
-from fastrnn import BetterRnnlmGen, RnnlmGen
+from cli_support import fastrnn
+from fastrnn import BetterRnnlmGen, RnnLanguageModelGen, RnnlmGen, SimpleRnnlm, SimpleRnnlmGen
+from fastrnn.io import save_params
 
 
 def test_generate_samples_the_softmax_of_a_learned_chain():
@@ -31,6 +33,45 @@ def test_generation_is_seeded_and_keeps_state():
     assert model.generate(3, sample_size=10) == a
     state = model.get_state()
     assert len(state) == 2 and state[0][0].shape == (1, 8)
+
+
+def test_simple_rnnlm_generates_as_its_rnn_language_model(tmp_path):
+    """SimpleRnnlm params write text, through the API and ``fastrnn generate``, the same
+    draws as the same params in an RnnLanguageModel of one RNN layer."""
+    np.random.seed(4)
+    simple = SimpleRnnlmGen(30, 6, 5)
+    generic = RnnLanguageModelGen(30, 6, 5, cell="rnn", layers=1, tied=False)
+    for mine, theirs in zip(generic.params, simple.params):
+        mine[...] = theirs
+    runs = []
+    for model in (simple, generic):
+        np.random.seed(9)
+        runs.append(model.generate([3, 7], skip_ids=[0], sample_size=40, temperature=0.7, top_k=10))
+    assert runs[0] == runs[1] and len(runs[0]) == 40 and 0 not in runs[0][2:]
+    np.random.seed(0)
+    save_params(tmp_path / "simple.npz", SimpleRnnlm(10_000, 4, 4).params, "SimpleRnnlm")
+    text = fastrnn("generate", tmp_path / "simple.npz", "--length", 12, "--start", "the").stdout
+    assert len(text.replace(".\n", " <eos> ").split()) == 12
+
+
+def test_low_temperature_draws_from_the_allowed_words_only():
+    """Away from the reference's settings a skipped word is left out of the distribution
+    (the reference redraws: with the likeliest word skipped, at a low temperature, for
+    very long): the draws are those of the allowed words' softmax, for the same seed."""
+    V, T = 6, 0.5
+    model = RnnlmGen(V, 4, 4)
+    E, Wx, Wh, b, W, bb = model.params
+    W[...] = 0  # scores bb whatever the state
+    bb[...] = [0.0, 1.0, 1.2, 0.3, -0.5, 0.8]
+    for skip in ([2], [2, 5]):
+        allowed = np.ones(V, bool)
+        allowed[skip] = False
+        p = oracle_softmax(np.where(allowed, bb, -np.inf), T)
+        np.random.seed(3)
+        want = [1] + [int(np.random.choice(V, p=p)) for _ in range(59)]
+        model.reset_state()
+        np.random.seed(3)
+        assert model.generate(1, skip_ids=skip, sample_size=60, temperature=T) == want
 
 
 def test_bad_generate_arguments():

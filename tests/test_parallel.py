@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from cli_support import FASTRNN, SMALL, fastrnn, markov_files, text_args
-from fastrnn import checkpoint
+from fastrnn import checkpoint, runlog
 from fastrnn.io import read_params
 from fastrnn.kernels.gemm import BF16
 
@@ -48,6 +48,21 @@ def test_two_processes_equal_one(tmp_path):
         np.testing.assert_array_equal(x, y)  # in fact, bit for bit
     ppl = [line for line in one.stdout.splitlines() if "perplexity:" in line]
     assert ppl == [line for line in two.stdout.splitlines() if "perplexity:" in line]
+
+
+@needs_mpi
+def test_two_processes_evaluate_as_one(tmp_path):
+    """Rank 0 evaluates as one process does (its groups of rows): the logged validation
+    and test perplexities, which drive the plateau schedule, are the same numbers."""
+    files = markov_files(tmp_path, sizes=(20_000, 4_000, 4_000))
+    args = ("train", *text_args(files, tmp_path / "cache"), *SMALL, "--model", "better", "--dropout", 0,
+            "--wordvec-size", 32, "--epochs", 2, "--max-iters", 20, "--seed", 3)
+    fastrnn(*args, "--log", tmp_path / "one.log")
+    two = mpiexec(2, FASTRNN, *args, "--log", tmp_path / "two.log")
+    assert two.returncode == 0, two.stderr
+    evaluations = [[(r["event"], r.get("valid_ppl"), r.get("test_ppl")) for r in runlog.read(tmp_path / log)
+                    if r["event"] != "train"] for log in ("one.log", "two.log")]
+    assert len(evaluations[0]) == 3 and evaluations[0] == evaluations[1]
 
 
 @needs_mpi

@@ -93,6 +93,13 @@ def test_adam_killed_and_resumed_is_bit_identical(tmp_path):
     (("--min-lr", "nan"), "argument --min-lr: expected a finite number >= 0, got nan"),
     (("--lr-schedule", "cosine"), "argument --lr-schedule: invalid choice: 'cosine'"),
     (("--lr-schedule", "plateau", "--train-file", "{train}"), "--lr-schedule plateau needs --valid-file"),
+    (("--lr-decay", "2"), "--lr-decay applies to --lr-schedule plateau and step only; this run's schedule is none "
+                          "(the default of --model rnnlm)"),
+    (("--model", "simple", "--min-lr", "0.1"), "--min-lr applies to --lr-schedule plateau and step only"),
+    (("--lr-schedule", "none", "--model", "better", "--patience", "2"), "--patience applies to --lr-schedule "
+                                                                           "plateau only; this run's schedule is none"),
+    (("--lr-schedule", "step", "--patience", "2"), "--patience applies to --lr-schedule plateau only; this run's "
+                                                    "schedule is step"),
 ])
 def test_bad_schedule_and_optimizer_options(tmp_path, args, expected):
     files = markov_files(tmp_path, sizes=(2_000, 600, 600))

@@ -1,4 +1,5 @@
 """Your own text as a corpus: tokens, vocabulary, conversion, the cache."""
+import hashlib
 import os
 from collections import Counter
 from pathlib import Path
@@ -99,6 +100,28 @@ def test_a_long_line_is_cut_between_words(tmp_path, monkeypatch):
     monkeypatch.setattr(text, "CHUNK", 64)
     corpus, word_to_id, _ = text.load_data(src, cache_dir=tmp_path / "c", progress=False)
     np.testing.assert_array_equal(corpus, [word_to_id[w] for w in content.split()])
+
+
+def test_one_line_without_spaces_is_read_in_bounded_pieces(tmp_path, monkeypatch):
+    """A file with no line end and no space (one-line DNA, CJK text, minified text): with
+    --tokens chars it streams in pieces of about CHUNK bytes (the unread rest is never
+    joined again and again), a "\\r\\n" never split; with words, a word over MAX_WORD
+    characters is refused."""
+    monkeypatch.setattr(text, "CHUNK", 64)
+    monkeypatch.setattr(text, "MAX_WORD", 500)
+    rng = np.random.default_rng(5)
+    content = "".join(rng.choice(list("ACGT\u4e2d\u6587")) for _ in range(3000)) + "\r\n" + "GATTACA\r\n" * 3
+    src = write(tmp_path / "dna.txt", content)
+    pieces = list(text._text_chunks(str(src), hashlib.sha256(), False, "chars"))
+    assert "".join(pieces) == content and max(len(p.encode()) for p in pieces) <= 64 + 3
+    assert not any(p.endswith("\r") for p in pieces)
+    vocab = text.build_vocabulary(src, cache_dir=tmp_path / "c", progress=False, tokens="chars")
+    ids = text.convert(src, vocab, cache_dir=tmp_path / "c", progress=False).ids
+    np.testing.assert_array_equal(ids, [vocab.word_to_id["<eos>" if c == "\n" else c]
+                                        for c in content.replace("\r\n", "\n")])
+    with pytest.raises(text.CorpusError, match=r"dna.txt has a word of over 500 characters \(no space or line end "
+                                               r"before byte [\d,]+\): split into words, it is not text"):
+        text.load_data(src, cache_dir=tmp_path / "c", progress=False)
 
 
 def converted(path, cache):

@@ -12,6 +12,7 @@ file, word, size or path) ends a command with one line,
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import evaluate, generate, plot, score, train
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _check_environment()
         COMMANDS[args.command].run(args)
     except UserError as e:
         return error(args.command, str(e), 2)
@@ -46,6 +48,18 @@ def main(argv=None) -> int:
         _abort_others()
         raise
     return 0
+
+
+def _check_environment() -> None:
+    """UserError for an environment variable of fastrnn's with a value it cannot take."""
+    from ..kernels.bf16 import CAN_AMX, ENGINES
+
+    engine = os.environ.get("FASTRNN_BF16_ENGINE")
+    if engine and engine not in ENGINES:
+        raise UserError(f"the environment variable FASTRNN_BF16_ENGINE must be one of {', '.join(ENGINES)}, "
+                        f"got {engine!r}")
+    if engine == "amx" and not CAN_AMX:
+        raise UserError("the environment variable FASTRNN_BF16_ENGINE is amx, but this CPU has no AMX-BF16")
 
 
 def _abort_others() -> None:

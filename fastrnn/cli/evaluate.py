@@ -14,8 +14,8 @@ def add_parser(sub) -> None:
     ev = sub.add_parser("eval", help="print the test perplexity of saved params")
     ev.add_argument("params", type=Path, help="params.npz or checkpoint.npz of fastrnn, or the reference's "
                                               "Rnnlm.pkl / BetterRnnlm.pkl / SimpleRnnlm.pkl")
-    ev.add_argument("--test-file", type=Path, help="text to evaluate (default: the params' own test file, else "
-                                                   "PTB's test set)")
+    ev.add_argument("--test-file", type=Path, help="text to evaluate (needed for params trained on your own text; "
+                                                   "default: PTB's test set)")
     ev.add_argument("--model", choices=["simple", "rnnlm", "better"], help="model of the params (default: "
                                                                            "read from the file)")
     ev.add_argument("--cache-dir", type=Path, help="where converted corpora are kept")
@@ -38,9 +38,11 @@ def run(args) -> float:
     model.set_precision(args.precision)
     vocabulary_of(stored, args.params)  # (its size checked against the embedding)
     progress = False if args.no_progress else on_terminal()
-    test_file = args.test_file or (stored.settings or {}).get("test_file")
-    if test_file is None and stored.words is not None and stored.settings and stored.settings.get("train_file"):
-        raise UserError(f"{args.params} was trained on {stored.settings['train_file']}: give --test-file")
+    test_file = args.test_file  # never a path the params file names: it may come from elsewhere
+    settings = stored.settings or {}
+    if test_file is None and stored.words is not None and settings.get("train_file"):
+        recorded = f" (its run's test file was {settings['test_file']})" if settings.get("test_file") else ""
+        raise UserError(f"{args.params} was trained on {settings['train_file']}: give --test-file{recorded}")
     if test_file is None and stored.words is not None and stored.words != list(ptb.load_data("train")[1]):
         raise UserError(f"{args.params} carries a vocabulary that is not PTB's: give --test-file")
     if test_file is None:

@@ -35,8 +35,11 @@ def writable_dir(path: Path, option: str) -> Path:
 def hold_lock(out: Path, option: str) -> None:
     """Hold ``out/.fastrnn.lock`` (an advisory lock, released when this process
     ends) so that two runs never write the same directory; it names the holder.
-    Then remove what writes of a killed run left half done (their temporary files)."""
+    Then remove what writes of a killed run left half done (their temporary files,
+    and no other file)."""
     import fcntl
+
+    from .. import checkpoint, io
 
     path = out / ".fastrnn.lock"
     try:  # held read-only: a file open for writing would keep its file system from going read-only
@@ -54,7 +57,7 @@ def hold_lock(out: Path, option: str) -> None:
     try:
         with open(path, "w") as f:
             f.write(f"{os.getpid()}\n")
-        for stale in out.glob(".*.tmp"):  # io.atomic_write's names
+        for stale in io.stale_temporaries(out, checkpoint.OUTPUTS):
             stale.unlink()
     except OSError as e:
         raise UserError(f"{option} {out}: cannot write there ({e.strerror})") from None
@@ -65,17 +68,21 @@ _LOCKS = []
 
 
 def refuse_to_replace(out: Path) -> None:
-    """A new run must not overwrite a run in ``out`` that could go on."""
+    """A new run must not overwrite a run in ``out``: one that could go on, or a
+    finished one (``--resume --epochs N`` extends it), unless ``--overwrite``."""
     from .. import checkpoint, io
 
     try:
         ck, _ = checkpoint.load_latest(out)
     except (OSError, io.ParamsError):  # none, or none readable: nothing to lose
         return
-    if not ck.run.get("finished"):
-        p = ck.run["position"]
-        raise UserError(f"--out {out} holds a run stopped in epoch {p['epoch'] + 1} at iteration {p['iteration']}: "
-                        f"go on with it with: fastrnn train --resume {out}, or give another --out")
+    p = ck.run["position"]
+    if ck.run.get("finished"):
+        raise UserError(f"--out {out} holds a finished run ({p['epoch']} epochs): extend it with: fastrnn train "
+                        f"--resume {out} --epochs N, or give another --out, or --overwrite to start over there")
+    raise UserError(f"--out {out} holds a run stopped in epoch {p['epoch'] + 1} at iteration {p['iteration']}: "
+                    f"go on with it with: fastrnn train --resume {out}, or give another --out, or --overwrite to "
+                    "start over there")
 
 
 def cache_dir_of(cache_dir) -> Path:
@@ -105,11 +112,12 @@ def corpus_step(option: str, path, step):
         raise UserError(f"{option} {path}: {e.strerror or e}") from None
 
 
-def convert_text(path: Path, vocab, cache_dir, progress, option: str):
-    """The ids of text file ``path`` under ``vocab`` (converted once, then cached)."""
+def convert_text(path: Path, vocab, cache_dir, progress, option: str, verify: bool = False):
+    """The ids of text file ``path`` under ``vocab`` (converted once, then cached; with
+    ``verify`` the cache is trusted only for the same SHA-256)."""
     from ..datasets import text
 
-    done = corpus_step(option, path, lambda: text.convert(path, vocab, cache_dir, progress))
+    done = corpus_step(option, path, lambda: text.convert(path, vocab, cache_dir, progress, verify))
     if done.seconds is not None:
         print(f"converted {path}: {done.tokens:,} {text.UNITS[vocab.tokens]} "
               f"({done.unks / done.tokens:.1%} <unk>) in "

@@ -13,9 +13,9 @@ from .saved import build_model, read_params, vocabulary
 def add_parser(sub) -> None:
     gen = sub.add_parser("generate", help="write text with trained params, from a start word or a prompt",
                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    gen.add_argument("params", type=Path, help="params of an rnnlm or better model: fastrnn's .npz or the "
+    gen.add_argument("params", type=Path, help="params of a language model of fastrnn train: fastrnn's .npz or the "
                                                "reference's Rnnlm.pkl or BetterRnnlm.pkl")
-    gen.add_argument("--model", choices=["rnnlm", "better"], default=None,
+    gen.add_argument("--model", choices=["simple", "rnnlm", "better"], default=None,
                      help="model of the params (default: read from the file)")
     gen.add_argument("--prompt", help="words the text starts with, each fed to the model (default: --start)")
     gen.add_argument("--start", default="you", help="the first word, when there is no --prompt")

@@ -102,9 +102,7 @@ def build_model(stored, path: Path, wanted: str | None, generator: bool = False)
 
     kind, sizes, head = infer_model(stored, path, wanted)
     if generator:
-        if kind == "simple":
-            raise UserError(f"{path} holds SimpleRnnlm params: text generation needs rnnlm or better params")
-        cls = {"rnnlm": generation.RnnlmGen, "better": generation.BetterRnnlmGen,
+        cls = {"simple": generation.SimpleRnnlmGen, "rnnlm": generation.RnnlmGen, "better": generation.BetterRnnlmGen,
                "custom": generation.RnnLanguageModelGen}[kind]
     else:
         cls = getattr(models, {"simple": "SimpleRnnlm", "rnnlm": "Rnnlm", "better": "BetterRnnlm",

@@ -9,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 from ..kernels.bf16 import engine
 from ..kernels.gemm import BF16
@@ -42,6 +41,10 @@ TRAINING = ("epochs", "batch_size", "time_size", "wordvec_size", "hidden_size", 
 
 RESUMABLE = ("epochs", "cache_dir")
 """Settings a resumed run may change."""
+
+
+UNUSED_OPTIONS = {"none": ("lr_decay", "patience", "min_lr"), "plateau": (), "step": ("patience",)}
+"""The schedule options each --lr-schedule has no use for (refused when given)."""
 
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
@@ -122,6 +125,8 @@ def add_parser(sub) -> None:
     out.add_argument("--log", type=Path, metavar="FILE", help="JSON lines: a record a report line (train "
                      "perplexity, learning rate, words/s, gradient norm, time) and an evaluation, flushed as written; "
                      "a resumed run goes on with it")
+    out.add_argument("--overwrite", action="store_true", help="a new run may replace the run in --out (finished "
+                                                               "or not) and an existing --log file")
     out.add_argument("--resume", type=Path, metavar="DIR", help="go on with the run whose --out was DIR, exactly "
                                                                 "where its last checkpoint left it")
     train.add_argument("--threads", type=int_at_least(1), help="threads of each process (default: its share of the "
@@ -154,6 +159,12 @@ def settings_of(args) -> dict:
         raise UserError("--valid-file, --test-file, --vocab-size and --min-count need --train-file")
     if s["train_file"] is None and s["tokens"] == "chars":
         raise UserError("--tokens chars needs --train-file (the bundled Penn Treebank is words)")
+    unused = [k for k in UNUSED_OPTIONS[s["lr_schedule"]] if getattr(args, k, None) is not None]
+    if unused:
+        uses = [n for n, opts in UNUSED_OPTIONS.items() if unused[0] not in opts]
+        raise UserError(f"--{unused[0].replace('_', '-')} applies to --lr-schedule {' and '.join(uses)} only; this "
+                        f"run's schedule is {s['lr_schedule']}"
+                        + (" (the default of --model " + model + ")" if args.lr_schedule is None else ""))
     if s["lr_schedule"] == "plateau" and s["train_file"] is not None and s["valid_file"] is None:
         raise UserError(("--model better" if args.lr_schedule is None else "--lr-schedule plateau")
                         + " needs --valid-file: its learning rate follows the validation perplexity")
@@ -189,8 +200,10 @@ def resume_settings(args) -> tuple:
     return dict(s, **{k: v for k, v in _given(args).items() if k in RESUMABLE}), ck, note
 
 
-def load_corpus(s: dict, world, cache_dir, progress):
-    """The run's data: PTB, or the files of the settings (rank 0 converts them first)."""
+def load_corpus(s: dict, world, cache_dir, progress, verify: bool = False):
+    """The run's data: PTB, or the files of the settings (rank 0 converts them first;
+    with ``verify``, a resumed run's, each file is hashed again: an edit that kept its
+    size and times is found)."""
     from ..datasets import ptb, text
     from ..run import Corpus
 
@@ -205,7 +218,7 @@ def load_corpus(s: dict, world, cache_dir, progress):
     vocab = corpus_step("--train-file", s["train_file"], lambda: text.build_vocabulary(
         s["train_file"], s["vocab_size"], s["min_count"] or 1, cache_dir, progress, s["tokens"]))
     names = ("train_file", "valid_file", "test_file")
-    files = [convert_text(Path(s[k]), vocab, cache_dir, progress, f"--{k.replace('_', '-')}")
+    files = [convert_text(Path(s[k]), vocab, cache_dir, progress, f"--{k.replace('_', '-')}", verify)
              if s[k] is not None else None for k in names]
     if world.rank == 0:
         world.barrier()
@@ -215,12 +228,14 @@ def load_corpus(s: dict, world, cache_dir, progress):
 
 
 def param_count(s: dict, V: int) -> int:
-    """Params of the run's model (the full softmax's count, an upper bound for the
-    adaptive head's)."""
-    D, H = s["wordvec_size"], s["hidden_size"]
-    gates = 1 if s["model"] == "simple" else 4
-    body = gates * (D * H + H * H + H) + (gates * (2 * H * H + H) if s["model"] == "better" else 0)
-    return V * D + body + H * V + V
+    """Distinct params of the run's model (the full softmax's count, an upper bound
+    for the adaptive head's): embedding, each recurrent layer (Wx, Wh, b), and the
+    output bias with its weight unless tied to the embedding."""
+    from ..models import CELLS
+
+    D, H, G = s["wordvec_size"], s["hidden_size"], CELLS[s["cell"]].GATES
+    body = sum(G * H * ((D if k == 0 else H) + H + 1) for k in range(s["layers"]))
+    return V * D + body + (0 if s["tied"] else H * V) + V
 
 
 def _memory() -> int:
@@ -254,11 +269,14 @@ def run(args) -> dict:
     from .. import io, parallel
     from ..datasets.text import UNITS
     from ..run import Interrupted, Run, WriteFailed
+    from ..runlog import LogBusy
     from ..trainer import TrainingDiverged, on_terminal
 
     if args.resume is not None and args.out is not None and absolute(args.out, "--out") != absolute(args.resume,
                                                                                                  "--resume"):
         raise UserError("--resume DIR writes to DIR: leave out --out, or give the same directory")
+    if args.resume is not None and args.overwrite:
+        raise UserError("--overwrite starts a new run: it does not go with --resume")
     try:
         world = parallel.world()
     except parallel.MPIUnavailable as e:
@@ -279,15 +297,17 @@ def run(args) -> dict:
             raise UserError(f"--log {log} is a directory: give a file")
         if log.exists() and not log.is_file():
             raise UserError(f"--log {log} is not a regular file")
+        if ck is None and not args.overwrite and log.exists() and log.stat().st_size > 0:
+            raise UserError(f"--log {log} exists: give a new file, or --overwrite to replace it")
         writable_dir(log.parent, "--log")
     if out is not None and world.rank == 0:
         hold_lock(out, "--resume" if ck is not None else "--out")
-        if ck is None:
+        if ck is None and not args.overwrite:
             refuse_to_replace(out)
     if note is not None and world.rank == 0:
         print(f"fastrnn train: {note}", file=sys.stderr, flush=True)
     progress = False if args.no_progress else on_terminal()
-    corpus = load_corpus(s, world, s.get("cache_dir"), progress)
+    corpus = load_corpus(s, world, s.get("cache_dir"), progress, verify=ck is not None)
     what = {"train_file_sha256": "the training file", "valid_file_sha256": "the validation file",
             "test_file_sha256": "the test file"}
     changed = sorted((k for k, v in ck.run["corpus"].items() if corpus.key.get(k) != v),
@@ -318,6 +338,7 @@ def run(args) -> dict:
         if run.finished and run.epoch >= s["epochs"]:
             run.say(f"the run in {args.resume} is complete ({run.epoch} epochs); --epochs N goes on to epoch N")
             return {}
+        run.finished = False  # it goes on: its checkpoints until the end are of a run that can be resumed
         reached = run.epoch + (run.iteration > 0)
         if s["epochs"] < reached:
             raise UserError(f"--epochs {s['epochs']}: the run in {args.resume} has reached epoch {reached} "
@@ -336,6 +357,8 @@ def run(args) -> dict:
     start = time.perf_counter()
     try:
         results = run.train()
+    except LogBusy as e:
+        raise UserError(f"--log {e}") from None
     except Interrupted as e:
         how = (f"checkpoint written: resume with: fastrnn train --resume {out}" if e.saved else
                "nothing saved (no --out)")
@@ -348,8 +371,6 @@ def run(args) -> dict:
         raise SystemExit(error("train", f"{e}; {run.kept()}", 1)) from None
     seconds = time.perf_counter() - start
     if world.rank == 0:
-        if out is not None and run.ppl_list:
-            _plot(run.ppl_list, s["eval_interval"], out / "ppl.png")
         print(f"training time: {seconds:.1f} s" + (f" (last train perplexity {run.ppl_list[-1]:.2f})" if run.ppl_list
                                                    else ""))
         for key in ("valid", "test"):
@@ -358,6 +379,11 @@ def run(args) -> dict:
                                                                  if s["tokens"] == "chars" else ""))
         if out is not None:
             print(f"params: {out / 'params.npz'}")
+        if out is not None and run.ppl_list:
+            try:
+                _plot(run.report_iterations(), run.ppl_list, out / "ppl.png")
+            except OSError as e:
+                raise SystemExit(error("train", f"{WriteFailed(out / 'ppl.png', e)}; {run.kept()}", 1)) from None
     return results
 
 
@@ -397,10 +423,9 @@ def _limit_threads(threads: int | None) -> None:
     threadpool_limits(threads)
 
 
-def _plot(ppl_list: list, interval: int, path: Path) -> None:
+def _plot(iterations: list, ppl_list: list, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     from ..trainer import _plot
 
-    _plot(np.arange(len(ppl_list)) * interval + 1, ppl_list, "iterations", "training perplexity", None, path,
-          log=True)
+    _plot(iterations, ppl_list, "iterations", "training perplexity", None, path, log=True)

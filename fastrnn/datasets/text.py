@@ -47,6 +47,8 @@ NAME_BYTES = 96
 cache file's name is a key of its full path: names stay below 255 bytes)."""
 CHUNK = 1 << 22
 """Bytes read at a time."""
+MAX_WORD = 1 << 20
+"""Characters of the longest word a text file may hold (--tokens words)."""
 UNK, EOS = "<unk>", "<eos>"
 _WHITESPACE = " \t\r\v\f"
 
@@ -107,12 +109,13 @@ class Source:
             raise CorpusError(f"{path} is not a regular file")
         return cls(str(p.resolve()), st.st_size, st.st_mtime_ns)
 
-    def unchanged(self, recorded: dict) -> bool:
+    def unchanged(self, recorded: dict, verify: bool = False) -> bool:
         """Whether the file is the one ``recorded`` (a ``Source`` as a dict) describes:
-        same size and modification time, or same size and checksum."""
+        same size and modification time, or same size and checksum; with ``verify``,
+        same size and checksum (the file read whatever its times say)."""
         if recorded.get("size") != self.size:
             return False
-        if recorded.get("mtime_ns") == self.mtime_ns:
+        if recorded.get("mtime_ns") == self.mtime_ns and not verify:
             return True
         return _sha256(self.path) == recorded.get("sha256")
 
@@ -125,9 +128,12 @@ def _sha256(path) -> str:
     return h.hexdigest()
 
 
-def _text_chunks(path: str, digest, progress):
+def _text_chunks(path: str, digest, progress, tokens: str = "words"):
     """The decoded text of ``path`` in pieces of whole lines (the last may lack its
-    line end), each at most about CHUNK bytes; the raw bytes go to ``digest``."""
+    line end), each at most about CHUNK bytes; the raw bytes go to ``digest``.  A
+    line longer than that is cut between words, or with ``tokens`` "chars"
+    anywhere but inside a line end; a word longer than MAX_WORD characters is
+    refused (CorpusError): the pieces, and the memory, stay bounded."""
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     bar = None
     if progress:
@@ -153,9 +159,15 @@ def _text_chunks(path: str, digest, progress):
                 if bar is not None:
                     bar.update(len(raw))
                 cut = text.rfind("\n")
-                if cut < 0:  # one very long line: cut it between words
+                if cut < 0 and tokens == "chars":  # one very long line: every character is a token
+                    cut = len(text) - 1 - text.endswith("\r")  # (a "\r\n" stays whole)
+                elif cut < 0:  # one very long line: cut it between words
                     cut = max(text.rfind(c) for c in _WHITESPACE)
                 if cut < 0:
+                    if len(text) > MAX_WORD:
+                        raise CorpusError(f"{path} has a word of over {MAX_WORD:,} characters (no space or line end "
+                                          f"before byte {offset:,}): split into words, it is not text (--tokens "
+                                          "chars reads any text as characters)")
                     rest = text
                     continue
                 yield text[:cut + 1]
@@ -255,7 +267,7 @@ def build_vocabulary(train_file, vocab_size: int | None = None, min_count: int =
     if recorded and recorded.get("format") == FORMAT and source.unchanged(recorded["source"]):
         return Vocabulary(recorded["words"], tokens)
     counts, digest = Counter(), hashlib.sha256()
-    for text in _text_chunks(source.path, digest, _progress(progress)):
+    for text in _text_chunks(source.path, digest, _progress(progress), tokens):
         counts.update(_tokens(text, tokens))
     if not counts:
         raise CorpusError(f"{train_file} holds no words")
@@ -281,9 +293,12 @@ class Converted:
     """The source file's SHA-256 when it was converted."""
 
 
-def convert(path, vocab: Vocabulary, cache_dir=None, progress: bool | None = None) -> Converted:
+def convert(path, vocab: Vocabulary, cache_dir=None, progress: bool | None = None,
+            verify: bool = False) -> Converted:
     """The word ids of text file ``path`` under ``vocab`` as a read-only memory map,
-    converted now unless the cache holds them for this very file and vocabulary."""
+    converted now unless the cache holds them for this very file and vocabulary
+    (known by its size and modification time, or with ``verify`` by its SHA-256,
+    read again: an edit that kept both times and size is found)."""
     source = Source.of(path)
     base = f"{_short(Path(source.path).name)}-{_key(source.path)}"
     folder = cache_root(cache_dir) / "ids" / vocab.checksum[:16]
@@ -292,7 +307,7 @@ def convert(path, vocab: Vocabulary, cache_dir=None, progress: bool | None = Non
     seconds = None
     if not (meta and meta.get("format") == FORMAT and meta.get("vocabulary") == vocab.checksum
             and _size(ids_path) == meta["tokens"] * np.dtype(meta["dtype"]).itemsize
-            and source.unchanged(meta["source"])):
+            and source.unchanged(meta["source"], verify)):
         start = time.perf_counter()
         meta = _convert(source, vocab, ids_path, meta_path, _progress(progress))
         seconds = time.perf_counter() - start
@@ -315,7 +330,7 @@ def _convert(source: Source, vocab: Vocabulary, ids_path: Path, meta_path: Path,
 
     def write(f):
         nonlocal tokens, unks
-        for text in _text_chunks(source.path, digest, progress):
+        for text in _text_chunks(source.path, digest, progress, vocab.tokens):
             ids = vocab.ids(vocab.split(text))
             tokens += ids.size
             unks += int(np.count_nonzero(ids == vocab.unk_id))
