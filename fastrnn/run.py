@@ -117,10 +117,12 @@ def build(s: dict, V: int, head: dict):
 
 class Run:
     """A training run: ``settings`` (a dict, see ``fastrnn.cli``), ``corpus``, the
-    output directory ``out`` (None: nothing written) and the processes ``world``."""
+    output directory ``out`` (None: nothing written; only rank 0's counts) and the
+    processes ``world``."""
 
     def __init__(self, settings: dict, corpus: Corpus, out: Path | None, world, progress: bool | None = None):
         self.settings, self.corpus, self.out, self.world = settings, corpus, out, world
+        self.saving = world.bcast(out is not None)  # whether the run has a directory: rank 0's say
         s = settings
         np.random.seed(s["seed"])
         head = ({"head": "adaptive", "cutoffs": s["cutoffs"], "div_value": s["div_value"],
@@ -264,7 +266,7 @@ class Run:
 
     def checkpoint(self) -> None:
         """Write the run's checkpoint (rank 0, gathering every process's rows)."""
-        if self.out is None:
+        if not self.saving:
             return
         self._check_finite()
         mine = (self._layer_states(), [layer.rng.bit_generator.state for layer in
@@ -342,7 +344,7 @@ class Run:
     def _interrupt(self) -> None:
         self.checkpoint()
         where = f"epoch {self.epoch + 1}, iteration {self.iteration}"
-        raise Interrupted(self._stop, where, self.out is not None)
+        raise Interrupted(self._stop, where, self.saving)
 
     def _epochs(self) -> None:
         s = self.settings

@@ -50,6 +50,42 @@ def test_two_processes_equal_one(tmp_path):
     assert ppl == [line for line in two.stdout.splitlines() if "perplexity:" in line]
 
 
+needs_root = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None,
+                                reason="needs root and unshare for a private mount namespace")
+
+
+@needs_mpi
+@needs_root
+def test_only_rank_0_needs_the_run_directory(tmp_path):
+    """Machines without a shared file system: process 1 runs in a mount namespace where
+    --out's parent is an empty read-only tmpfs; a new run and its --resume still train,
+    as one process does (the corpus and its cache stay needed on every machine)."""
+    (tmp_path / "data").mkdir()
+    files = markov_files(tmp_path / "data", sizes=(8_000, 2_000, 2_000))
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    out = shared / "run"
+    args = ["train", *map(str, text_args(files, tmp_path / "cache")), *map(str, SMALL), "--max-iters", "10",
+            "--checkpoint-every", "5", "--seed", "2"]
+    fastrnn(*args, "--epochs", 2, "--out", tmp_path / "one")
+
+    def split(*tail):
+        hidden = (f"mount -t tmpfs -o ro tmpfs {shared} && exec {FASTRNN} "
+                  + " ".join(f"'{a}'" for a in [*args, *tail]))
+        return mpiexec(1, FASTRNN, *args, *tail, ":", "-n", 1, "unshare", "--mount", "--propagation", "private",
+                       "sh", "-c", hidden)
+
+    first = split("--epochs", 1, "--out", out)
+    assert first.returncode == 0, first.stderr
+    resumed = mpiexec(1, FASTRNN, "train", "--resume", out, "--epochs", 2, ":", "-n", 1, "unshare", "--mount",
+                      "--propagation", "private", "sh", "-c",
+                      f"mount -t tmpfs -o ro tmpfs {shared} && exec {FASTRNN} train --resume '{out}' --epochs 2")
+    assert resumed.returncode == 0, resumed.stderr
+    for x, y in zip(read_params(tmp_path / "one" / "params.npz").arrays, read_params(out / "params.npz").arrays):
+        np.testing.assert_array_equal(x, y)
+    assert not os.path.ismount(shared)
+
+
 @needs_mpi
 def test_two_processes_evaluate_as_one(tmp_path):
     """Rank 0 evaluates as one process does (its groups of rows): the logged validation

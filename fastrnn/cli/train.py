@@ -282,12 +282,16 @@ def run(args) -> dict:
     except parallel.MPIUnavailable as e:
         raise UserError(str(e)) from None
     _limit_threads(args.threads or (parallel.share_of_cores(world.local_size) if world.size > 1 else None))
+    # Only rank 0 reads and writes the run's directory (the others may run on machines
+    # without it): they get the settings and the checkpoint from it.
     if args.resume is not None:
-        s, ck, note = resume_settings(args)
-        out = writable_dir(args.resume, "--resume")
+        s, ck, note = resume_settings(args) if world.rank == 0 else (None, None, None)
+        out = writable_dir(args.resume, "--resume") if world.rank == 0 else None
     else:
         s, ck, note = settings_of(args), None, None
-        out = None if args.out is None else writable_dir(args.out, "--out")
+        out = None if args.out is None or world.rank > 0 else writable_dir(args.out, "--out")
+    if world.size > 1:
+        s, ck = world.bcast((s, ck))
     if s["precision"] == "bf16" and not BF16:
         raise UserError(("--resume: the run in {} trains with bf16".format(args.resume) if ck is not None else
                          "--precision bf16") + " needs a CPU with AVX512_BF16, which this one has not")
