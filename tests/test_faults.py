@@ -605,8 +605,9 @@ def test_killed_twenty_times_at_random_moments_ends_bit_identical(corpus, tmp_pa
     while kills < 20:
         resume = (out / checkpoint.NAME).exists() or (out / checkpoint.PREVIOUS).exists()
         proc = start_train(["--resume", out]) if resume else start_train(args, out)
+        proc.stdout.readline()  # "training ..." or "resuming ...": started (however slow the machine is today)
         try:
-            proc.wait(timeout=rng.uniform(0.5, 1.5))
+            proc.wait(timeout=rng.uniform(0.05, 0.5))
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGKILL)
         _, err = proc.communicate()
