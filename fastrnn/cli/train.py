@@ -9,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-
 from ..kernels.bf16 import engine
 from ..kernels.gemm import BF16
 from .files import absolute, cache_dir_of, convert_text, corpus_step, hold_lock, refuse_to_replace, writable_dir
