@@ -488,9 +488,11 @@ def test_two_runs_never_share_an_output_directory(corpus, tmp_path):
     p = checkpoint.load(out / checkpoint.NAME).run["position"]
     line = one_error_line(fastrnn("train", *text_args(files, cache), *SMALL, "--out", out, check=False), 2)
     assert line == (f"fastrnn train: error: --out {out} holds a run stopped in epoch {p['epoch'] + 1} at iteration "
-                    f"{p['iteration']}: go on with it with: fastrnn train --resume {out}, or give another --out")
+                    f"{p['iteration']}: go on with it with: fastrnn train --resume {out}, or give another --out, or "
+                    "--overwrite to start over there")
     fastrnn("train", "--resume", out, "--epochs", p["epoch"] + 1)  # the run goes on, and ends
-    fastrnn("train", *text_args(files, cache), *SMALL, "--epochs", 1, "--max-iters", 3, "--out", out)  # replaces it
+    fastrnn("train", *text_args(files, cache), *SMALL, "--epochs", 1, "--max-iters", 3, "--out", out,
+            "--overwrite")  # replaces it, on purpose
 
 
 # -- the defects the issue lists ----------------------------------------------------------------
