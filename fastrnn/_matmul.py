@@ -13,8 +13,8 @@ from .kernels.blas import linear_backward as _linear_backward
 from .kernels.blas import par_gemm
 from .kernels.bf16 import matmul as bf16_matmul
 from .kernels.bf16 import ready
-from .kernels.gemm import NR
 from .kernels.gemm import matmul as own_matmul
+from .kernels.gemm import packed_size
 
 _spare = threading.local()
 """This thread's workspaces for ``row_matmul``'s packed B, one a dtype (named by
@@ -65,8 +65,7 @@ def row_matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray, bf16: bool = False
     the rows (a group, a chunk of a sequence) gives those rows; returns out."""
     if bf16:
         return matmul(A, B, out=out, bf16=True)
-    K, N = B.shape
-    size = (N + NR - 1) // NR * NR * K  # kernels.gemm.packed_size(K, N, 1)
+    size = packed_size(*B.shape, 1)
     Bp = getattr(_spare, out.dtype.char, None)
     if Bp is None or Bp.size < size:
         Bp = np.empty(size, out.dtype)

@@ -66,9 +66,10 @@ class _Generator:
         in ``skip_ids`` is drawn again, feeding the same word again, as the
         reference does (the same draws for the same seed); at any other settings
         those ids are left out of the distribution (redrawing at a low temperature
-        could take very long when the likeliest word is skipped).  The model's state carries on from where it
-        was (call ``reset_state()`` first for a fresh start); sampling uses NumPy's
-        global generator, so ``np.random.seed`` makes it reproducible.
+        could take very long when the likeliest word is skipped).  The model's
+        state carries on from where it was (call ``reset_state()`` first for a
+        fresh start); sampling uses NumPy's global generator, so
+        ``np.random.seed`` makes it reproducible.
         """
         V = self.params[0].shape[0]
         prompt = [start_id] if isinstance(start_id, (int, np.integer)) else list(start_id) \
