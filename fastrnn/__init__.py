@@ -6,8 +6,9 @@ Drop-in: ``common.time_layers`` -> ``fastrnn.time_layers``, ``common.optimizer``
 """
 from . import _threads  # noqa: F401  (sets OpenMP's spin before Numba starts threads)
 from .generation import BetterRnnlmGen, RnnLanguageModelGen, RnnlmGen, SimpleRnnlmGen
+from .model_files import load_model
 from .models import BetterRnnlm, Rnnlm, RnnLanguageModel, SimpleRnnlm
 
 __version__ = "0.1.0"
 __all__ = ["SimpleRnnlm", "Rnnlm", "BetterRnnlm", "RnnLanguageModel", "SimpleRnnlmGen", "RnnlmGen", "BetterRnnlmGen",
-           "RnnLanguageModelGen", "__version__"]
+           "RnnLanguageModelGen", "load_model", "__version__"]

@@ -1,7 +1,7 @@
 """The reference's ``common.base_model``: ``BaseModel`` holds ``params`` / ``grads``
 and reads and writes params files, safely.
 
-``save_params`` writes fastrnn's ``.npz`` format atomically (``fastrnn.io``);
+``save_params`` writes fastrnn's ``.npz`` format atomically (``fastrnn.params_file``);
 ``load_params`` reads it, or the reference's pickled ``.pkl`` files, without
 running any code a file might name.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from . import io
+from . import params_file
 
 
 class BaseModel:
@@ -44,7 +44,7 @@ class BaseModel:
     def save_params(self, file_name=None) -> None:
         """Write params to ``file_name`` (default ``<ClassName>.npz``), atomically."""
         name = self._params_name
-        io.save_params(file_name if file_name is not None else f"{name}.npz", self.params, name,
+        params_file.save_params(file_name if file_name is not None else f"{name}.npz", self.params, name,
                        extra=self._file_entries())
 
     def load_params(self, file_name=None) -> None:
@@ -59,4 +59,4 @@ class BaseModel:
             file_name = f"{name}.npz"
             if not os.path.exists(file_name) and os.path.exists(f"{name}.pkl"):
                 file_name = f"{name}.pkl"
-        io.load_params(file_name, self.params, name, self._file_entries())
+        params_file.load_params(file_name, self.params, name, self._file_entries())

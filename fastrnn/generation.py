@@ -103,12 +103,16 @@ class _Generator:
             word_ids.append(x)
         return word_ids
 
+    def _recurrent_layers(self) -> list:
+        """Its recurrent layers in order: the layers that carry a state."""
+        return [layer for layer in self.layers if hasattr(layer, "set_state")]
+
     def get_state(self) -> list:
         """The state of each recurrent layer: (h, c) of an LSTM, (h,) of an RNN or a GRU."""
-        return [(layer.h, layer.c) if hasattr(layer, "c") else (layer.h,) for layer in self._lstms()]
+        return [(layer.h, layer.c) if hasattr(layer, "c") else (layer.h,) for layer in self._recurrent_layers()]
 
     def set_state(self, state: list) -> None:
-        for layer, states in zip(self._lstms(), state):
+        for layer, states in zip(self._recurrent_layers(), state):
             layer.set_state(*states)
 
 
@@ -117,17 +121,11 @@ class SimpleRnnlmGen(_Generator, SimpleRnnlm):
 
     PARAMS_NAME = "SimpleRnnlm"
 
-    def _lstms(self) -> list:
-        return [self.rnn_layer]
-
 
 class RnnlmGen(_Generator, Rnnlm):
     """``Rnnlm`` that writes text: ``generate(start_id, skip_ids=None, sample_size=100)``."""
 
     PARAMS_NAME = "Rnnlm"
-
-    def _lstms(self) -> list:
-        return [self.lstm_layer]
 
 
 class BetterRnnlmGen(_Generator, BetterRnnlm):
@@ -135,14 +133,8 @@ class BetterRnnlmGen(_Generator, BetterRnnlm):
 
     PARAMS_NAME = "BetterRnnlm"
 
-    def _lstms(self) -> list:
-        return self.lstm_layers
-
 
 class RnnLanguageModelGen(_Generator, RnnLanguageModel):
     """``RnnLanguageModel`` that writes text (dropout off)."""
 
     PARAMS_NAME = "RnnLanguageModel"
-
-    def _lstms(self) -> list:
-        return self.recurrent_layers

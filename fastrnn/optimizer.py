@@ -144,19 +144,22 @@ class Adam(_Fused):
         return lr_t, self.beta1, self.beta2, EPS
 
 
-def state_of(optimizer) -> tuple:
-    """(JSON-ready state, named arrays) of an optimizer, for a checkpoint: each
-    state array as ``optimizer_<slot>_<param>``, and Adam's step count."""
-    arrays = {f"optimizer_{j}_{i}": a for j, slot in enumerate(getattr(optimizer, "_state", None) or [])
-              for i, a in enumerate(slot)}
-    return {"iter": getattr(optimizer, "iter", None)}, arrays
+def state_dict(optimizer) -> dict:
+    """What ``optimizer`` must carry over to go on exactly: its learning rate, Adam's
+    step count (else None) and its state arrays, ``slots[j][i]`` for param ``i``
+    (an empty list before the first update, and for SGD)."""
+    return {"lr": optimizer.lr, "iter": getattr(optimizer, "iter", None),
+            "slots": [list(slot) for slot in getattr(optimizer, "_state", None) or []]}
 
 
-def restore_state(optimizer, doc: dict, arrays: dict) -> None:
-    """Give ``optimizer`` the state ``state_of`` took (none: it starts afresh)."""
-    slots = sorted((k for k in arrays if k.startswith("optimizer_")), key=lambda k: tuple(map(int, k.split("_")[1:])))
-    if slots:
-        count = 1 + max(int(k.split("_")[1]) for k in slots)
-        optimizer._state = [[arrays[k].copy() for k in slots if int(k.split("_")[1]) == j] for j in range(count)]
-    if doc.get("iter") is not None:
-        optimizer.iter = doc["iter"]
+def load_state_dict(optimizer, state: dict) -> None:
+    """Give ``optimizer`` the state ``state_dict`` took (copies of its arrays)."""
+    optimizer.lr = state["lr"]
+    if state["slots"]:
+        optimizer._state = [[a.copy() for a in slot] for slot in state["slots"]]
+    if state["iter"] is not None:
+        optimizer.iter = state["iter"]
+
+
+BY_NAME = {cls.__name__.lower(): cls for cls in (SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam)}
+"""The optimizers by their names in lower case (``fastrnn train --optimizer``)."""

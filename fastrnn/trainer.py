@@ -17,6 +17,8 @@ import numpy as np
 from . import _validate as v
 from . import sparse
 from ._elementwise import sgd_
+from .training.batches import iters_per_epoch as iters_per_epoch_of
+from .training.batches import windows
 from .util import clip_grads, perplexity
 
 
@@ -220,11 +222,9 @@ class RnnlmTrainer:
 
     def get_batch(self, x: np.ndarray, t: np.ndarray, batch_size: int, time_size: int):
         """The next (batch_size, time_size) windows of x and t; advances ``time_idx``."""
-        data_size = len(x)
-        jump = data_size // batch_size
-        pos = ((np.arange(batch_size) * jump)[:, None] + self.time_idx + np.arange(time_size)) % data_size
+        batch = windows(x, t, batch_size, self.time_idx, time_size)
         self.time_idx += time_size
-        return x[pos], t[pos]
+        return batch
 
     def fit(self, xs: np.ndarray, ts: np.ndarray, max_epoch: int = 10, batch_size: int = 20,
             time_size: int = 35, max_grad: float | None = None, eval_interval: int | None = 20,
@@ -240,11 +240,10 @@ class RnnlmTrainer:
         """
         max_epoch, batch_size, eval_interval = _fit_sizes(xs, ts, max_epoch, batch_size, eval_interval)
         time_size = v.positive_int(time_size, "time_size")
-        iters_per_epoch = len(xs) // (batch_size * time_size)
-        if iters_per_epoch < 1:
+        if len(xs) < batch_size * time_size:
             raise ValueError(f"{len(xs)} words are too few for batch_size={batch_size}, time_size={time_size}")
-        if max_iters is not None:
-            iters_per_epoch = min(iters_per_epoch, v.positive_int(max_iters, "max_iters"))
+        iters_per_epoch = iters_per_epoch_of(len(xs), batch_size, time_size,
+                                             None if max_iters is None else v.positive_int(max_iters, "max_iters"))
         self.time_idx = 0
         self.ppl_list = []
         self.ppl_iters = []
@@ -297,6 +296,6 @@ def _plot(x, y, xlabel: str, ylabel: str, ylim, file_name, log: bool = False) ->
     if file_name is None:
         plt.show()
     else:
-        from .io import atomic_write
+        from .params_file import atomic_write
         atomic_write(file_name, lambda f: fig.savefig(f, format="png"))
     plt.close(fig)

@@ -321,8 +321,8 @@ def test_command_line_trains_resumes_and_evaluates_in_bf16(tmp_path):
     Markov corpus as float32 does; eval runs in float32 unless told otherwise."""
     from cli_support import SMALL, fastrnn, markov_files, text_args, value
 
-    from fastrnn import checkpoint
-    from fastrnn.io import read_params
+    from fastrnn.training import checkpoint
+    from fastrnn.params_file import read_params
 
     files = markov_files(tmp_path, sizes=(8_000, 1_000, 1_000))
     args = ("train", *text_args(files, tmp_path / "cache"), *SMALL, "--model", "rnnlm")
@@ -331,7 +331,7 @@ def test_command_line_trains_resumes_and_evaluates_in_bf16(tmp_path):
     ppl32, ppl16 = (value("test perplexity", runs[p].stdout) for p in ("fp32", "bf16"))
     assert abs(ppl16 - ppl32) <= 0.05 * ppl32 and ppl16 < 4  # the best possible is 2, knowing nothing 13
     fastrnn(*args, "--epochs", 1, "--precision", "bf16", "--out", tmp_path / "half")
-    assert checkpoint.load(tmp_path / "half" / checkpoint.NAME).run["settings"]["precision"] == "bf16"
+    assert checkpoint.load(tmp_path / "half" / checkpoint.NAME).state.settings["precision"] == "bf16"
     resumed = fastrnn("train", "--resume", tmp_path / "half", "--epochs", 2)
     assert "precision bf16" in resumed.stdout
     for x, y in zip(read_params(tmp_path / "bf16" / "params.npz").arrays,

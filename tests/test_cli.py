@@ -5,7 +5,7 @@ import numpy as np
 
 from cli_support import SMALL, fastrnn, markov_files, text_args, value
 from fastrnn import BetterRnnlm, SimpleRnnlm
-from fastrnn.io import read_params
+from fastrnn.params_file import read_params
 
 BEST = 2.0
 """The best possible perplexity of the Markov corpus (its entropy rate is log 2)."""

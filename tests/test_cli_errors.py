@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from cli_support import SMALL, fastrnn, markov_files, text_args
-from fastrnn import Rnnlm, SimpleRnnlm, checkpoint
-from fastrnn.io import save_params
+from fastrnn import Rnnlm, SimpleRnnlm
+from fastrnn.training import checkpoint
+from fastrnn.params_file import read_params, save_params
 
 
 def error_line(*args) -> str:
@@ -115,12 +116,13 @@ def test_resume_of_another_model_or_version_or_changed_settings(files, run_dir, 
     assert "--lr cannot change when resuming" in train_error(files, "--resume", run_dir, "--lr", "3")
     assert "leave out --out, or give the same directory" in train_error(files, "--resume", run_dir,
                                                                         "--out", tmp_path)
-    ck = checkpoint.load(run_dir / checkpoint.NAME)
+    stored = read_params(run_dir / checkpoint.NAME)
+    entries = dict(stored.entries)
     old = tmp_path / "old"
     old.mkdir()
-    run = dict(ck.run, version=99, fastrnn="9.9.9")
-    save_params(old / checkpoint.NAME, ck.params, ck.model, ck.words, run["settings"],
-                extra={"run": np.frombuffer(json.dumps(run).encode(), np.uint8), **ck.arrays},
+    run = dict(json.loads(bytes(entries.pop("run")).decode()), version=99, fastrnn="9.9.9")
+    save_params(old / checkpoint.NAME, stored.arrays, stored.model, stored.words, run["settings"],
+                extra={"run": np.frombuffer(json.dumps(run).encode(), np.uint8), **entries},
                 fmt="fastrnn-checkpoint-1")
     assert "written by fastrnn 9.9.9 (checkpoint version 99)" in train_error(files, "--resume", old)
     (old / checkpoint.NAME).write_bytes(b"PK\x03\x04 truncated")
@@ -225,16 +227,16 @@ def test_bf16_on_a_cpu_without_avx512_bf16(tmp_path):
 def test_the_memory_estimate_counts_the_models_params(model, cell, layers, tied, D, H):
     """The memory check's count of params is the model's own: every --cell, --layers
     and --tied (a tied weight counted once)."""
-    from fastrnn.cli.train import param_count
-    from fastrnn.run import build
+    from fastrnn.parallel import Single
+    from fastrnn.training.build import model_of, param_count
+    from fastrnn.training.config import RunConfig
 
-    s = {"model": model, "cell": cell, "layers": layers, "tied": tied, "wordvec_size": D, "hidden_size": H,
-         "dropout": 0.5 if model == "better" else None}
+    config = RunConfig.of(model, {"cell": cell, "layers": layers, "tied": tied, "wordvec_size": D, "hidden_size": H})
     distinct = []
-    for p in build(s, 11, {}).params:
+    for p in model_of(config, 11, None, Single()).params:
         if not any(np.shares_memory(p, q) for q in distinct):
             distinct.append(p)
-    assert param_count(s, 11) == sum(p.size for p in distinct)
+    assert param_count(config, 11) == sum(p.size for p in distinct)
 
 
 @pytest.mark.parametrize("value,expected", [

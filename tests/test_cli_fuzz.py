@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from cli_support import fastrnn, markov_files
 from conftest import FUZZ_STATUSES
-from fastrnn import io
+from fastrnn import params_file
 
 FUZZ = settings(max_examples=int(os.environ.get("FASTRNN_FUZZ_CASES", 40)), deadline=None, derandomize=True,
                 database=None, suppress_health_check=list(HealthCheck))
@@ -146,6 +146,6 @@ def test_a_generated_command_line(material, line):
                 path = Path(root) / name
                 assert not name.endswith(".tmp"), (argv, name)
                 if name.endswith(".npz") and path not in planted:
-                    io.read_params(path)  # whole: a reader never sees a half-written file
+                    params_file.read_params(path)  # whole: a reader never sees a half-written file
     finally:
         shutil.rmtree(where, ignore_errors=True)

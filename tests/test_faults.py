@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from cli_support import FASTRNN, SMALL, fastrnn, markov_files, start_train, text_args, wait_for
-from fastrnn import checkpoint, io
+from fastrnn import params_file
+from fastrnn.training import checkpoint
 from fastrnn.cli.files import writable_dir
 from fastrnn.util import eval_perplexity, perplexity
 
@@ -30,7 +31,7 @@ def one_error_line(run, status) -> str:
 
 
 def params_of(directory):
-    return io.read_params(directory / "params.npz").arrays
+    return params_file.read_params(directory / "params.npz").arrays
 
 
 def assert_same_params(a, b):
@@ -89,7 +90,8 @@ def test_a_large_finite_loss_reports_inf(corpus, tmp_path):
 
 FAIL_AT = """
 import errno, sys
-from fastrnn import checkpoint, cli
+from fastrnn import cli
+from fastrnn.training import checkpoint
 calls, at = [0], int(sys.argv[1])
 save = checkpoint.save
 def failing(*args, **kw):
@@ -116,7 +118,7 @@ def test_a_failed_checkpoint_write_is_one_line_and_the_last_one_resumes(corpus, 
     assert line == (f"fastrnn train: error: cannot write {out / checkpoint.NAME} ({strerror}); "
                     f"{out / checkpoint.NAME} holds the params of iteration 10: resume with: fastrnn train "
                     f"--resume {out}")
-    assert checkpoint.load(out / checkpoint.NAME).run["position"]["done"] == 10
+    assert checkpoint.load(out / checkpoint.NAME).state.progress["done"] == 10
     assert not [p for p in os.listdir(out) if p.endswith(".tmp")]
     fastrnn("train", "--resume", out)
     assert_same_params(whole, out)
@@ -139,7 +141,7 @@ def test_a_finished_run_is_replaced_only_on_purpose(corpus, tmp_path):
     run = subprocess.run([sys.executable, script, "2", "train", "--resume", str(out), "--epochs", "2"],
                          capture_output=True, text=True, timeout=300)
     one_error_line(run, 1)  # the second checkpoint after resuming (iteration 15, 20) failed: the first is kept
-    assert not checkpoint.load(out / checkpoint.NAME).run["finished"]
+    assert not checkpoint.load(out / checkpoint.NAME).state.progress["finished"]
     stopped = one_error_line(fastrnn("train", *args, "--out", out, check=False), 2)
     assert f"--out {out} holds a run stopped in epoch 2 at iteration 3: go on with it" in stopped
     records = log.read_bytes()
@@ -147,7 +149,7 @@ def test_a_finished_run_is_replaced_only_on_purpose(corpus, tmp_path):
         fastrnn("train", *args, "--log", log, check=False), 2)
     assert log.read_bytes() == records
     fastrnn("train", *args, "--out", out, "--log", log, "--overwrite")
-    assert checkpoint.load(out / checkpoint.NAME).run["position"]["epoch"] == 1 and log.read_bytes() != records
+    assert checkpoint.load(out / checkpoint.NAME).state.progress["epoch"] == 1 and log.read_bytes() != records
     assert "--overwrite starts a new run" in one_error_line(fastrnn("train", "--resume", out, "--overwrite",
                                                                     check=False), 2)
 
@@ -201,15 +203,15 @@ class Crash(BaseException):
 
 @pytest.mark.parametrize("links", [True, False])
 def test_a_checkpoint_and_the_one_before_exist_whatever_call_a_crash_stops_at(tmp_path, monkeypatch, links):
-    """io.atomic_write(keep=...) stopped before each link and rename in turn: the
+    """params_file.atomic_write(keep=...) stopped before each link and rename in turn: the
     file holds the old or the new content, never nothing, and the kept file the
     content before it or the old one (without hard links: the old one alone may
     be left, in the kept file)."""
     path, keep = tmp_path / "checkpoint.npz", tmp_path / "checkpoint.prev.npz"
     real = {name: getattr(os, name) for name in ("link", "replace")}
     for stop_at in range(1, 5):
-        io.atomic_write(path, lambda f: f.write(b"older"))
-        io.atomic_write(path, lambda f: f.write(b"old"), keep=keep)
+        params_file.atomic_write(path, lambda f: f.write(b"older"))
+        params_file.atomic_write(path, lambda f: f.write(b"old"), keep=keep)
         calls = [0]
 
         def call(name, *args):
@@ -223,7 +225,7 @@ def test_a_checkpoint_and_the_one_before_exist_whatever_call_a_crash_stops_at(tm
         monkeypatch.setattr(os, "link", lambda *a: call("link", *a))
         monkeypatch.setattr(os, "replace", lambda *a: call("replace", *a))
         try:
-            io.atomic_write(path, lambda f: f.write(b"new"), keep=keep)
+            params_file.atomic_write(path, lambda f: f.write(b"new"), keep=keep)
             finished = True
         except Crash:
             finished = False
@@ -320,7 +322,7 @@ def small_params(tmp_path_factory):
 
     path = tmp_path_factory.mktemp("small") / "params.npz"
     np.random.seed(0)
-    io.save_params(path, Rnnlm(30, 4, 6).params, "Rnnlm", words=[f"w{i}" for i in range(29)] + ["<unk>"],
+    params_file.save_params(path, Rnnlm(30, 4, 6).params, "Rnnlm", words=[f"w{i}" for i in range(29)] + ["<unk>"],
                    settings={"lr": 1})
     return path
 
@@ -329,13 +331,13 @@ def test_every_flipped_byte_is_detected_or_harmless(small_params, tmp_path):
     """A flip anywhere: the file is refused (ParamsError), or it reads exactly as
     before (a byte no reader uses, such as a time stamp)."""
     data = small_params.read_bytes()
-    good = io.read_params(small_params)
+    good = params_file.read_params(small_params)
     damaged, path = 0, tmp_path / "p.npz"
     for pos in range(len(data)):
         path.write_bytes(data[:pos] + bytes([data[pos] ^ 0x20]) + data[pos + 1:])
         try:
-            got = io.read_params(path)
-        except io.ParamsError:
+            got = params_file.read_params(path)
+        except params_file.ParamsError:
             damaged += 1
             continue
         assert got.model == good.model and got.words == good.words and got.settings == good.settings, pos
@@ -350,8 +352,8 @@ def test_every_truncation_is_detected(small_params, tmp_path):
     path = tmp_path / "p.npz"
     for size in range(len(data)):
         path.write_bytes(data[:size])
-        with pytest.raises(io.ParamsError):
-            io.read_params(path)
+        with pytest.raises(params_file.ParamsError):
+            params_file.read_params(path)
 
 
 def test_a_flip_in_param_data_names_the_checksum(small_params, tmp_path):
@@ -361,15 +363,15 @@ def test_a_flip_in_param_data_names_the_checksum(small_params, tmp_path):
     data[info.header_offset + 30 + len(info.filename) + len(info.extra) + 200] ^= 1  # inside param_2's values
     path = tmp_path / "p.npz"
     path.write_bytes(bytes(data))
-    with pytest.raises(io.ParamsError, match="damaged"):
-        io.read_params(path)
+    with pytest.raises(params_file.ParamsError, match="damaged"):
+        params_file.read_params(path)
 
 
 def test_a_crafted_header_cannot_allocate_what_the_file_does_not_hold(tmp_path):
     """param_0 declares 10^5 x 10^5 float64 (80 GB) but stores 16 bytes."""
     path = tmp_path / "crafted.npz"
     with zipfile.ZipFile(path, "w") as z:
-        for name, value in (("format", np.array(io.FORMAT)), ("model", np.array("Rnnlm"))):
+        for name, value in (("format", np.array(params_file.FORMAT)), ("model", np.array("Rnnlm"))):
             with z.open(f"{name}.npy", "w") as f:
                 np.lib.format.write_array(f, value)
         header = {"descr": "<f8", "fortran_order": False, "shape": (100_000, 100_000)}
@@ -391,7 +393,7 @@ def test_resume_falls_back_to_the_checkpoint_before_a_damaged_one(corpus, whole,
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
     newest = out / checkpoint.NAME
-    older = checkpoint.load(out / checkpoint.PREVIOUS).run["position"]["done"]
+    older = checkpoint.load(out / checkpoint.PREVIOUS).state.progress["done"]
     data = bytearray(newest.read_bytes())
     data[len(data) // 3] ^= 0xFF
     newest.write_bytes(bytes(data))
@@ -452,16 +454,16 @@ def test_resume_with_fewer_epochs_than_reached_is_refused(corpus, tmp_path):
     deadline = time.monotonic() + 120
     while True:  # until a checkpoint inside the second epoch
         try:
-            p = checkpoint.load(out / checkpoint.NAME).run["position"]
+            p = checkpoint.load(out / checkpoint.NAME).state.progress
             if p["epoch"] == 1 and p["iteration"] > 0:
                 break
-        except (OSError, io.ParamsError):
+        except (OSError, params_file.ParamsError):
             pass
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
-    p = checkpoint.load(out / checkpoint.NAME).run["position"]
+    p = checkpoint.load(out / checkpoint.NAME).state.progress
     assert p["epoch"] == 1 and p["iteration"] > 0
     line = one_error_line(fastrnn("train", "--resume", out, "--epochs", 1, check=False), 2)
     assert line == (f"fastrnn train: error: --epochs 1: the run in {out} has reached epoch 2 (iteration "
@@ -485,7 +487,7 @@ def test_two_runs_never_share_an_output_directory(corpus, tmp_path):
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
-    p = checkpoint.load(out / checkpoint.NAME).run["position"]
+    p = checkpoint.load(out / checkpoint.NAME).state.progress
     line = one_error_line(fastrnn("train", *text_args(files, cache), *SMALL, "--out", out, check=False), 2)
     assert line == (f"fastrnn train: error: --out {out} holds a run stopped in epoch {p['epoch'] + 1} at iteration "
                     f"{p['iteration']}: go on with it with: fastrnn train --resume {out}, or give another --out, or "
@@ -567,7 +569,7 @@ def test_eval_of_a_foreign_vocabulary_without_settings_asks_for_a_test_file(tmp_
     from fastrnn import Rnnlm
 
     path = tmp_path / "foreign.npz"
-    io.save_params(path, Rnnlm(10_000, 4, 4).params, "Rnnlm", words=[f"w{i}" for i in range(9_999)] + ["<unk>"])
+    params_file.save_params(path, Rnnlm(10_000, 4, 4).params, "Rnnlm", words=[f"w{i}" for i in range(9_999)] + ["<unk>"])
     line = one_error_line(fastrnn("eval", path, check=False), 2)
     assert line == f"fastrnn eval: error: {path} carries a vocabulary that is not PTB's: give --test-file"
 

@@ -4,7 +4,7 @@ import pytest
 
 from cli_support import fastrnn
 from fastrnn import BetterRnnlmGen, RnnLanguageModelGen, RnnlmGen, SimpleRnnlm, SimpleRnnlmGen
-from fastrnn.io import save_params
+from fastrnn.params_file import save_params
 
 
 def test_generate_samples_the_softmax_of_a_learned_chain():

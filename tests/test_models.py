@@ -9,7 +9,7 @@ import pytest
 import naive
 from fastrnn import BetterRnnlm, Rnnlm, SimpleRnnlm
 from fastrnn.datasets import ptb
-from fastrnn.io import ParamsError
+from fastrnn.params_file import ParamsError
 from fastrnn.models import scaled_randn
 from fastrnn.trainer import remove_duplicate
 from fastrnn.util import eval_perplexity

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from cli_support import FASTRNN, SMALL, fastrnn, markov_files, text_args
-from fastrnn import checkpoint, runlog
-from fastrnn.io import read_params
+from fastrnn import runlog
+from fastrnn.training import checkpoint
+from fastrnn.params_file import read_params
 from fastrnn.kernels.gemm import BF16
 
 MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
@@ -139,12 +140,13 @@ def test_an_exception_on_rank_1_ends_the_job(tmp_path):
     script = tmp_path / "fail_on_rank_1.py"
     script.write_text(textwrap.dedent("""
         import sys
-        from fastrnn import cli, parallel, run
+        from fastrnn import cli, parallel
+        from fastrnn.training import batches
 
         if parallel.world().rank == 1:
-            def broken(self):
+            def broken(*args):
                 raise RuntimeError("a fault on rank 1")
-            run.Run._batch = broken
+            batches.windows = broken
         sys.exit(cli.main(["train", "--epochs", "1", "--max-iters", "20", "--no-progress",
                            "--wordvec-size", "8", "--hidden-size", "8"]))
     """))

@@ -15,7 +15,7 @@ import naive
 from conftest import PROPERTY_CASES
 from fastrnn import BetterRnnlm, Rnnlm, SimpleRnnlm, layers, optimizer
 from fastrnn.datasets import sequence, text
-from fastrnn.io import ParamsError, read_params, save_params
+from fastrnn.params_file import ParamsError, read_params, save_params
 from fastrnn.time_layers import (GRU, LSTM, RNN, TimeAffine, TimeBiLSTM, TimeDropout, TimeEmbedding, TimeGRU,
                                  TimeLSTM, TimeRNN, TimeSigmoidWithLoss, TimeSoftmaxWithLoss)
 from fastrnn.util import clip_grads

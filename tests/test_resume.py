@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from cli_support import SMALL, fastrnn, markov_files, start_train, text_args, wait_for
-from fastrnn import checkpoint
-from fastrnn.io import read_params
+from fastrnn.training import checkpoint
+from fastrnn.params_file import read_params
 
 EPOCHS = ("--epochs", 3, "--checkpoint-every", 5)
 
@@ -19,8 +19,8 @@ def params_of(directory):
 
 
 def checkpoint_arrays(directory):
-    ck = checkpoint.load(directory / checkpoint.NAME)
-    return ck.params, ck.arrays
+    stored = read_params(directory / checkpoint.NAME)
+    return stored.arrays, {k: a for k, a in stored.entries.items() if k != "run"}  # (the run document holds times)
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +49,13 @@ def test_killed_at_a_random_moment_resumes_bit_identical(tmp_path, corpus, model
     else:
         pytest.fail("every run ended before it could be killed")
     ck = checkpoint.load(out / checkpoint.NAME)
-    done = ck.run["position"]["done"]
+    done = ck.state.progress["done"]
     resumed = fastrnn("train", "--resume", out)
-    assert f"iteration {ck.run['position']['iteration'] + 1}" in resumed.stdout.splitlines()[0]
+    assert f"iteration {ck.state.progress['iteration'] + 1}" in resumed.stdout.splitlines()[0]
     for a, b in zip(params_of(tmp_path / "whole"), params_of(out)):
         np.testing.assert_array_equal(a, b)
     (p1, a1), (p2, a2) = checkpoint_arrays(tmp_path / "whole"), checkpoint_arrays(out)
-    assert a1.keys() == a2.keys() and done < checkpoint.load(out / checkpoint.NAME).run["position"]["done"]
+    assert a1.keys() == a2.keys() and done < checkpoint.load(out / checkpoint.NAME).state.progress["done"]
     for key in a1:
         np.testing.assert_array_equal(a1[key], a2[key], err_msg=key)
     for a, b in zip(p1, p2):
@@ -102,7 +102,7 @@ def test_an_exploding_learning_rate_stops_at_once_and_leaves_finite_params(tmp_p
     assert found and line.endswith(f"{tmp_path / 'a' / checkpoint.NAME} holds the params of iteration "
                                    f"{int(found.group(1)) - 1}, all finite"), line
     ck = checkpoint.load(tmp_path / "a" / checkpoint.NAME)  # written after the iteration before: finite
-    assert ck.run["position"]["done"] == int(found.group(1)) - 1 and all(np.isfinite(p).all() for p in ck.params)
+    assert ck.state.progress["done"] == int(found.group(1)) - 1 and all(np.isfinite(p).all() for p in ck.params)
     # lr 1e39 is infinite in float32: the first update makes params infinite, and nothing is written
     run = fastrnn("train", *text_args(files, cache), *SMALL, "--lr", 1e39, "--checkpoint-every", 1,
                   "--out", tmp_path / "b", check=False)

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from cli_support import FASTRNN, SMALL, fastrnn, markov_files, text_args
-from fastrnn import checkpoint
+from fastrnn.training import checkpoint
 from fastrnn.runlog import read
 
 TIMING = ("elapsed_s", "words_per_s")

@@ -7,9 +7,11 @@ import pytest
 from cli_support import SMALL, fastrnn, markov_files, start_train, text_args, wait_for
 from fastrnn import Rnnlm, optimizer, parallel
 from fastrnn.cli import build_parser
-from fastrnn.cli.train import settings_of
-from fastrnn.io import read_params
-from fastrnn.run import Corpus, Run
+from fastrnn.cli.train import config_of
+from fastrnn.params_file import read_params
+from fastrnn.training.corpus import Corpus
+from fastrnn.training.loop import Run
+from fastrnn.training.output import Output
 from fastrnn.trainer import train_step
 from fastrnn.util import clip_grads
 
@@ -19,8 +21,8 @@ def small_run(*options):
     rng = np.random.default_rng(0)
     ids = rng.integers(0, 20, 3000)
     words = [f"w{i}" for i in range(19)] + ["<unk>"]
-    s = settings_of(build_parser().parse_args(["train", "--wordvec-size", "4", "--hidden-size", "4", *options]))
-    return Run(s, Corpus(ids, ids[:800], ids[:800], words, "test", {}), None, parallel.Single(), False)
+    config = config_of(build_parser().parse_args(["train", "--wordvec-size", "4", "--hidden-size", "4", *options]))
+    return Run(config, Corpus(ids, ids[:800], ids[:800], words, "test", {}), Output(None), parallel.Single(), False)
 
 
 @pytest.mark.parametrize("options,ppls,lrs,stop", [
@@ -43,7 +45,7 @@ def test_the_schedule_follows_the_validation_perplexities(options, ppls, lrs, st
         if run.schedule.stopped_early:
             break
     assert got == lrs
-    assert run.schedule.stopped_early == (stop is not None) and (stop is None or run.epoch == stop)
+    assert run.schedule.stopped_early == (stop is not None) and (stop is None or run.progress.epoch == stop)
     if "plateau" in options:  # the best params are kept: those of the best epoch
         assert run.schedule.best_ppl == min(ppls[:len(got)])
 
@@ -67,7 +69,7 @@ def test_weight_decay_is_added_after_clipping():
 
 
 def test_adam_killed_and_resumed_is_bit_identical(tmp_path):
-    from fastrnn import checkpoint
+    from fastrnn.training import checkpoint
 
     files = markov_files(tmp_path, sizes=(20_000, 2_000, 2_000))
     args = (*text_args(files, tmp_path / "cache"), *SMALL, "--lr", "0.01", "--optimizer", "adam", "--weight-decay",
@@ -79,7 +81,7 @@ def test_adam_killed_and_resumed_is_bit_identical(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
     ck = checkpoint.load_latest(out)[0]
-    assert any(k.startswith("optimizer_1_") for k in ck.arrays) and ck.run["optimizer"]["iter"] > 0
+    assert len(ck.state.optimizer["slots"]) == 2 and ck.state.optimizer["iter"] > 0
     fastrnn("train", "--resume", out)
     for x, y in zip(read_params(tmp_path / "whole" / "params.npz").arrays, read_params(out / "params.npz").arrays):
         np.testing.assert_array_equal(x, y)

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import checkpoint, io
+from .. import params_file
+from ..training import checkpoint
 from .machine import cpu
 
 FASTRNN = [sys.executable, "-m", "fastrnn"]
@@ -52,12 +53,12 @@ def soak(args: list, kills: int, low: float, high: float, where: Path, seed: int
         done += 1
         try:
             positions.append(checkpoint.load_latest(out)[0].run["position"]["done"])
-        except (OSError, io.ParamsError):
+        except (OSError, params_file.ParamsError):
             positions.append(0)
     subprocess.run([*FASTRNN, "train", "--resume", str(out)], check=True, capture_output=True)
     soak_s = time.perf_counter() - start
-    same = all(np.array_equal(a, b) for a, b in zip(io.read_params(where / "whole" / "params.npz").arrays,
-                                                    io.read_params(out / "params.npz").arrays))
+    same = all(np.array_equal(a, b) for a, b in zip(params_file.read_params(where / "whole" / "params.npz").arrays,
+                                                    params_file.read_params(out / "params.npz").arrays))
     ck1, ck2 = checkpoint.load(where / "whole" / checkpoint.NAME), checkpoint.load(out / checkpoint.NAME)
     same = same and all(np.array_equal(a, b) for a, b in zip(ck1.params, ck2.params)) and all(
         np.array_equal(ck1.arrays[k], ck2.arrays[k]) for k in ck1.arrays)

@@ -7,7 +7,7 @@ from ..kernels.gemm import BF16
 from .files import cache_dir_of, convert_text
 from .options import UserError
 from .saved import build_model, read_params, vocabulary, vocabulary_of
-from .train import bits
+from ..training.evaluation import EVAL_BATCH, EVAL_TIME, bits
 
 
 def add_parser(sub) -> None:
@@ -27,7 +27,6 @@ def add_parser(sub) -> None:
 
 def run(args) -> float:
     from ..datasets import ptb
-    from ..run import EVAL_BATCH, EVAL_TIME
     from ..trainer import on_terminal
     from ..util import eval_perplexity
 

@@ -1,5 +1,5 @@
-"""Paths and files of the ``fastrnn`` commands: output directories (made, probed,
-locked), the cache, params files and the models they hold, text converted to ids."""
+"""Paths and files of the ``fastrnn`` commands: directories made and probed, the
+cache, text converted to ids."""
 from __future__ import annotations
 
 import os
@@ -30,59 +30,6 @@ def writable_dir(path: Path, option: str) -> Path:
     except OSError as e:
         raise UserError(f"{option} {path}: cannot write there ({e.strerror or e})") from None
     return path
-
-
-def hold_lock(out: Path, option: str) -> None:
-    """Hold ``out/.fastrnn.lock`` (an advisory lock, released when this process
-    ends) so that two runs never write the same directory; it names the holder.
-    Then remove what writes of a killed run left half done (their temporary files,
-    and no other file)."""
-    import fcntl
-
-    from .. import checkpoint, io
-
-    path = out / ".fastrnn.lock"
-    try:  # held read-only: a file open for writing would keep its file system from going read-only
-        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-    except OSError as e:
-        raise UserError(f"{option} {out}: cannot lock it ({path}: {e.strerror})") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
-        os.close(fd)
-        raise UserError(f"{option} {out}: another fastrnn train is writing there"
-                        + (f" (process {holder})" if holder.isdigit() else "")) from None
-    _LOCKS.append(fd)
-    try:
-        with open(path, "w") as f:
-            f.write(f"{os.getpid()}\n")
-        for stale in io.stale_temporaries(out, checkpoint.OUTPUTS):
-            stale.unlink()
-    except OSError as e:
-        raise UserError(f"{option} {out}: cannot write there ({e.strerror})") from None
-
-
-_LOCKS = []
-"""Descriptors of the locks this process holds (open until it ends)."""
-
-
-def refuse_to_replace(out: Path) -> None:
-    """A new run must not overwrite a run in ``out``: one that could go on, or a
-    finished one (``--resume --epochs N`` extends it), unless ``--overwrite``."""
-    from .. import checkpoint, io
-
-    try:
-        ck, _ = checkpoint.load_latest(out)
-    except (OSError, io.ParamsError):  # none, or none readable: nothing to lose
-        return
-    p = ck.run["position"]
-    if ck.run.get("finished"):
-        raise UserError(f"--out {out} holds a finished run ({p['epoch']} epochs): extend it with: fastrnn train "
-                        f"--resume {out} --epochs N, or give another --out, or --overwrite to start over there")
-    raise UserError(f"--out {out} holds a run stopped in epoch {p['epoch'] + 1} at iteration {p['iteration']}: "
-                    f"go on with it with: fastrnn train --resume {out}, or give another --out, or --overwrite to "
-                    "start over there")
 
 
 def cache_dir_of(cache_dir) -> Path:

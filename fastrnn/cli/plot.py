@@ -24,7 +24,7 @@ def run(args) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..io import atomic_write
+    from ..params_file import atomic_write
     from ..runlog import read
 
     if not args.log.is_file():

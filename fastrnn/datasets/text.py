@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_write
+from ..params_file import atomic_write
 
 FORMAT = 2
 """Version of the converted files; files of another version are converted again

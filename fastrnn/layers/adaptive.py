@@ -141,36 +141,11 @@ class TimeAdaptiveSoftmaxWithLoss(Precision):
 
     def __init__(self, W: np.ndarray, b: np.ndarray, tails, cutoffs, order=None, tied: np.ndarray | None = None, *,
                  precision: str = "fp32"):
-        name = type(self).__name__
-        try:
-            tails = [tuple(pair) for pair in tails]
-        except TypeError:
-            raise TypeError(f"{name}: tails must be a sequence of (P, W) pairs of arrays") from None
-        if not tails or any(len(pair) != 2 for pair in tails):
-            raise ValueError(f"{name}: tails must hold one (P, W) pair of arrays a cluster, got {len(tails)} items")
-        arrays = [W, b] + [a for pair in tails for a in pair] + ([] if tied is None else [tied])
-        names = ["W", "b"] + [f"tails[{i}][{j}]" for i in range(len(tails)) for j in range(2)] + ["tied"]
-        self.dtype = v.params_dtype(name, arrays, names)
+        tails, self.dtype, self.cutoffs = _checked(type(self).__name__, W, b, tails, cutoffs, tied)
         self.precision = precision
-        for a, n in zip(arrays, names):
-            if a.ndim != (1 if n == "b" else 2):
-                raise ValueError(f"{name}: {n} must have {'1 dimension' if n == 'b' else '2 dimensions'}, "
-                                 f"got shape {a.shape}")
-        D, C = W.shape[0], len(tails)
-        cutoffs = check_cutoffs(cutoffs, np.iinfo(np.int64).max)
-        if len(cutoffs) != C:
-            raise ValueError(f"{name}: cutoffs must hold one value a cluster ({C} tails), got {cutoffs}")
-        V = cutoffs[-1] + tails[-1][1].shape[1]
-        self.cutoffs = check_cutoffs(cutoffs, V)
-        c0 = self.cutoffs[0]
+        D, C, c0 = W.shape[0], len(tails), self.cutoffs[0]
+        V = self.cutoffs[-1] + tails[-1][1].shape[1]
         bounds = self.cutoffs + [V]
-        v.check_shape(W.shape, (D, C if tied is not None else c0 + C), f"{name}: W")
-        v.check_shape(b.shape, (c0 + C,), f"{name}: b")
-        for i, (P, Wt) in enumerate(tails):
-            v.check_shape(P.shape, (D, None), f"{name}: tails[{i}][0] (P)")
-            v.check_shape(Wt.shape, (P.shape[1], bounds[i + 1] - bounds[i]), f"{name}: tails[{i}][1] (W)")
-        if tied is not None:
-            v.check_shape(tied.shape, (V, D), f"{name}: tied")
         self.order = check_order(order, V)
         self.rank = np.empty(V, np.int64)
         self.rank[self.order] = np.arange(V)
@@ -339,6 +314,40 @@ class TimeAdaptiveSoftmaxWithLoss(Precision):
         if np.any(self.order != np.arange(V)):
             out = out[:, self.rank]  # rank order -> id order
         return out.reshape(N, T, V)
+
+
+def _checked(name: str, W, b, tails, cutoffs, tied) -> tuple:
+    """(tails as (P, W) pairs, the params' dtype, cutoffs) of an adaptive head's
+    arrays, once their kinds, ranks and shapes fit each other (else TypeError or
+    ValueError naming the argument)."""
+    try:
+        tails = [tuple(pair) for pair in tails]
+    except TypeError:
+        raise TypeError(f"{name}: tails must be a sequence of (P, W) pairs of arrays") from None
+    if not tails or any(len(pair) != 2 for pair in tails):
+        raise ValueError(f"{name}: tails must hold one (P, W) pair of arrays a cluster, got {len(tails)} items")
+    arrays = [W, b] + [a for pair in tails for a in pair] + ([] if tied is None else [tied])
+    names = ["W", "b"] + [f"tails[{i}][{j}]" for i in range(len(tails)) for j in range(2)] + ["tied"]
+    dtype = v.params_dtype(name, arrays, names)
+    for a, n in zip(arrays, names):
+        if a.ndim != (1 if n == "b" else 2):
+            raise ValueError(f"{name}: {n} must have {'1 dimension' if n == 'b' else '2 dimensions'}, "
+                             f"got shape {a.shape}")
+    D, C = W.shape[0], len(tails)
+    cutoffs = check_cutoffs(cutoffs, np.iinfo(np.int64).max)
+    if len(cutoffs) != C:
+        raise ValueError(f"{name}: cutoffs must hold one value a cluster ({C} tails), got {cutoffs}")
+    V = cutoffs[-1] + tails[-1][1].shape[1]
+    cutoffs = check_cutoffs(cutoffs, V)
+    c0, bounds = cutoffs[0], cutoffs + [V]
+    v.check_shape(W.shape, (D, C if tied is not None else c0 + C), f"{name}: W")
+    v.check_shape(b.shape, (c0 + C,), f"{name}: b")
+    for i, (P, Wt) in enumerate(tails):
+        v.check_shape(P.shape, (D, None), f"{name}: tails[{i}][0] (P)")
+        v.check_shape(Wt.shape, (P.shape[1], bounds[i + 1] - bounds[i]), f"{name}: tails[{i}][1] (W)")
+    if tied is not None:
+        v.check_shape(tied.shape, (V, D), f"{name}: tied")
+    return tails, dtype, cutoffs
 
 
 def _log_softmax(S: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ in ``model.params`` order, each in its own dtype, ``format`` (the string
 ``fastrnn-params-1``), ``model`` (the class name) and ``checksum`` (SHA-256 of
 every other entry's name, dtype, shape and bytes); a file written by
 ``fastrnn train`` also holds ``words`` (the vocabulary, one word a line, as
-UTF-8 bytes) and ``settings`` (JSON).  A checkpoint (``fastrnn.checkpoint``) has
+UTF-8 bytes) and ``settings`` (JSON).  A checkpoint (``fastrnn.training.checkpoint``) has
 the same entries and more, so it reads as a params file too.  Files are read
 with ``allow_pickle=False``: loading a file never runs code.  Before an entry is
 read, its declared shape must match its stored size (a damaged or crafted

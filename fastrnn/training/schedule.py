@@ -13,13 +13,13 @@ KINDS = ("none", "plateau", "step")
 
 
 class Schedule:
-    """The schedule of a run's settings ``s`` and what it has seen: the best
+    """The schedule of a run's ``ScheduleConfig`` and what it has seen: the best
     validation perplexity and params, every validation perplexity, the epochs
     since the last improvement, whether the run stopped early."""
 
-    def __init__(self, s: dict):
-        self.kind = s.get("lr_schedule", "plateau" if s["model"] == "better" else "none")
-        self.decay, self.patience, self.min_lr = s.get("lr_decay", 4.0), s.get("patience", 1), s.get("min_lr", 0.0)
+    def __init__(self, config):
+        self.kind, self.decay = config.lr_schedule, config.lr_decay
+        self.patience, self.min_lr = config.patience, config.min_lr
         self.best_ppl, self.best, self.valid_ppls = math.inf, None, []
         self.bad_epochs, self.stopped_early = 0, False
 
@@ -49,16 +49,12 @@ class Schedule:
         self.stopped_early = self.stopped_early or lr < self.min_lr
         return self.stopped_early
 
-    def document(self) -> tuple:
-        """(JSON-ready state, named arrays: the best params) for a checkpoint."""
-        doc = {"best_ppl": None if math.isinf(self.best_ppl) else self.best_ppl, "valid_ppls": self.valid_ppls,
-               "bad_epochs": self.bad_epochs, "stopped_early": self.stopped_early}
-        return doc, {f"best_{i}": b for i, b in enumerate(self.best or [])}
+    def state_dict(self) -> dict:
+        """What the schedule has seen (``best``: copies of the best params, or None)."""
+        return {"best_ppl": self.best_ppl, "valid_ppls": self.valid_ppls, "bad_epochs": self.bad_epochs,
+                "stopped_early": self.stopped_early, "best": self.best}
 
-    def restore(self, doc: dict, arrays: dict) -> None:
-        """The state ``document`` gave (a checkpoint of an older fastrnn lacks some: their start values)."""
-        self.best_ppl = math.inf if doc["best_ppl"] is None else doc["best_ppl"]
-        self.valid_ppls = doc["valid_ppls"]
-        self.bad_epochs, self.stopped_early = doc.get("bad_epochs", 0), doc.get("stopped_early", False)
-        best = sorted((k for k in arrays if k.startswith("best_")), key=lambda k: int(k[5:]))
-        self.best = [arrays[k].copy() for k in best] or None
+    def load_state_dict(self, state: dict) -> None:
+        self.best_ppl, self.valid_ppls = state["best_ppl"], list(state["valid_ppls"])
+        self.bad_epochs, self.stopped_early = state["bad_epochs"], state["stopped_early"]
+        self.best = None if state["best"] is None else [b.copy() for b in state["best"]]

@@ -1,0 +1,227 @@
+"""One training run of ``fastrnn train``: the epochs and steps, the signals that
+stop them, the report lines and log records, the schedule's step after each
+epoch, the evaluations and the checkpoints.
+
+The schedule is the book's by default.  ``simple`` and ``rnnlm`` train all
+epochs as one stream (one time index through every epoch, the hidden state
+carried on) and are evaluated at the end; ``better`` (its time index restarting
+every epoch) follows ``lr_schedule`` "plateau": it is evaluated on the
+validation set after every epoch (its state reset around the evaluation), keeps
+the best params, and divides the learning rate by ``lr_decay`` after
+``patience`` epochs without improvement (``fastrnn.training.schedule``).
+
+With several processes (``fastrnn.parallel``), each trains its share of the
+batch rows (their own corpus offsets and hidden states).  One allreduce a step
+sums a buffer holding every grad scaled to its share of the batch, the loss
+and a stop flag: the processes then apply the same update and stay identical,
+and they stop at the same step.  Rank 0 reports, evaluates (the others wait
+for its result), decides the learning rate and writes the files.
+"""
+from __future__ import annotations
+
+import math
+import signal
+import time
+
+import numpy as np
+
+from .. import optimizer as optimizers
+from .. import parallel, params_file
+from ..datasets.text import UNITS
+from ..trainer import Report, TrainingDiverged, train_step
+from . import batches, build, checkpoint, state
+from .evaluation import evaluate
+from .schedule import Schedule
+
+RELEASE_EVERY = 256
+"""Iterations between releases of the corpus's mapped pages (resident memory stays
+bounded by the model and a few batches, whatever the corpus's size)."""
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM stopped the run (after a checkpoint, when it has a directory)."""
+
+    def __init__(self, signum: int, where: str, saved: bool):
+        self.signum, self.saved = signum, saved
+        super().__init__(where)
+
+
+class Run:
+    """A training run of ``config`` (``RunConfig``) on ``corpus``, writing through
+    ``output`` (``Output``; rank 0's alone counts), over the processes ``world``."""
+
+    def __init__(self, config, corpus, output, world, progress: bool | None = None):
+        self.config, self.corpus, self.output, self.world = config, corpus, output, world
+        self.saving = world.bcast(output.out is not None)  # whether the run has a directory: rank 0's say
+        self.model = build.model_of(config, len(corpus.words), corpus.word_order, world)
+        self.optimizer = build.optimizer_of(config)
+        self.schedule = Schedule(config.schedule)
+        self.progress = state.Progress()
+        o = config.optim
+        self.rows = parallel.rows(world.rank, world.size, o.batch_size)
+        self.share = (self.rows.stop - self.rows.start) / o.batch_size
+        self.xs, self.ts = corpus.train[:-1], corpus.train[1:]
+        self.iters_per_epoch = batches.iters_per_epoch(len(self.xs), o.batch_size, o.time_size,
+                                                       config.schedule.max_iters)
+        self.report = Report(progress if world.rank == 0 else False)
+        self._reducer = parallel.Reducer(world)
+        self._signal = self._stop = 0  # a signal this process received; one every process knows of
+        self._started, self._stats = time.time(), {}
+
+    def say(self, text: str) -> None:
+        if self.world.rank == 0:
+            print(text, flush=True)
+
+    def elapsed(self) -> float:
+        """Seconds of training, over every process that took part in the run."""
+        return self.progress.elapsed_s + time.time() - self._started
+
+    def _check_finite(self) -> None:
+        """Raise TrainingDiverged when a param holds NaN or infinity (nothing of it is written)."""
+        if not all(np.all(np.isfinite(p)) for p in self.model.params):
+            raise TrainingDiverged(self.progress.done, "an update made a param infinite or NaN")
+
+    def save_params(self, params) -> None:
+        self._check_finite()
+        if self.world.rank == 0:
+            self.output.save_params(self.model, params, self.corpus.words, self.config.to_dict())
+
+    def evaluate(self, data: np.ndarray) -> float:
+        return evaluate(self.model, data, self.world, self.config.model.precision, self.report.bar)
+
+    def checkpoint(self) -> None:
+        """Write the run's checkpoint (rank 0, gathering every process's rows)."""
+        if not self.saving:
+            return
+        self._check_finite()
+        gathered = self.world.gather((state.hidden_states(self.model), state.random_states(self.model)["dropout"]))
+        if self.world.rank != 0:
+            return
+        progress = dict(self.progress.state_dict(), elapsed_s=self.elapsed(), log_offset=self.output.log_offset())
+        run = checkpoint.RunState(
+            self.config.to_dict(), self.corpus.key, self.world.size, progress,
+            optimizers.state_dict(self.optimizer), self.schedule.state_dict(),
+            {key: np.concatenate([g[0][key] for g in gathered]) for key in gathered[0][0]},
+            np.random.get_state(), [g[1] for g in gathered], self.model._file_entries())
+        self.output.save_checkpoint(self.model, self.corpus.words, run)
+
+    def restore(self, saved: checkpoint.Checkpoint) -> None:
+        """Take up the run where checkpoint ``saved`` left it."""
+        run = saved.state
+        for key, value in self.model._file_entries().items():
+            held = run.entries.get(key)
+            if held is None or held.shape != value.shape or not np.array_equal(held, value):
+                raise params_file.ParamsError(f"the checkpoint's {key.replace('_', ' ')} is not this run's (the "
+                                              "training data changed since the run started)")
+        params_file.assign("the checkpoint", self.model.params, saved.params)
+        self.output.saved = run.progress["done"]
+        self.progress.load_state_dict(run.progress)
+        optimizers.load_state_dict(self.optimizer, run.optimizer)
+        self.schedule.load_state_dict(run.schedule)
+        state.load_hidden_states(self.model, run.hidden, self.rows)
+        same = run.processes == self.world.size  # else the masks go on from this run's own seeds
+        state.load_random_states(self.model, run.np_random, run.dropout[self.world.rank] if same else None)
+
+    def train(self) -> dict:
+        """Train to the end (or to a signal: ``Interrupted``); returns the perplexities."""
+        if self.world.rank == 0:
+            self.output.open_log(self.progress.log_offset)
+        handlers = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):  # the divergence guard says what went wrong
+                while self.progress.epoch < self.config.schedule.epochs and not self.schedule.stopped_early:
+                    self._epoch()
+        finally:
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+        return self._finish()
+
+    def _on_signal(self, signum, frame) -> None:
+        self._signal = signum
+
+    def _reduce(self, grads, loss: float) -> tuple:
+        """The step's collective (``fastrnn.parallel.Reducer``), with the stop flag."""
+        if self.world.size == 1:
+            return grads, loss
+        grads, loss, stop = self._reducer(grads, loss, float(self._signal > 0))
+        if stop > 0:
+            self._stop = self._signal or signal.SIGTERM
+        return grads, loss
+
+    def _epoch(self) -> None:
+        c, p = self.config, self.progress
+        if c.model.model == "better" and p.iteration == 0:
+            p.time_idx = 0  # the book calls fit once an epoch: its time index restarts
+        start, words = time.perf_counter(), 0
+        try:
+            for it in self.report.epoch(range(p.iteration, self.iters_per_epoch), f"epoch {p.epoch + 1}"):
+                bx, bt = batches.windows(self.xs, self.ts, c.optim.batch_size, p.time_idx, c.optim.time_size,
+                                         self.rows)
+                p.time_idx += c.optim.time_size
+                loss = train_step(self.model, self.optimizer, bx, bt, c.optim.max_grad, p.done + 1, self._reduce,
+                                  self.share, self._stats, c.optim.weight_decay)
+                p.iteration = it + 1
+                p.add_step(loss, self._stats.get("grad_norm", math.nan))
+                if self.world.size == 1:
+                    self._stop = self._signal
+                words += c.optim.batch_size * c.optim.time_size
+                if it % c.output.eval_interval == 0:
+                    self._report_line(it, words / (time.perf_counter() - start))
+                if p.done % RELEASE_EVERY == 0:
+                    self.corpus.release_pages()
+                if self._stop:
+                    self.checkpoint()
+                    raise Interrupted(self._stop, f"epoch {p.epoch + 1}, iteration {p.iteration}", self.saving)
+                if c.output.checkpoint_every and p.done % c.output.checkpoint_every == 0:
+                    self.checkpoint()
+        finally:
+            self.report.close()
+        self._end_of_epoch(time.perf_counter() - start)
+
+    def _record(self, event: str, **values) -> None:
+        """A log record: the event, where the run is, and ``values``."""
+        p, o = self.progress, self.config.optim
+        self.output.record({"event": event, "epoch": p.epoch + (event == "train"), "step": p.done,
+                            "words": p.done * o.batch_size * o.time_size, "elapsed_s": round(self.elapsed(), 3),
+                            "lr": self.optimizer.lr, **values})
+
+    def _report_line(self, it: int, words_per_s: float) -> None:
+        ppl, norm = self.progress.take_report()
+        self._record("train", iteration=it + 1, train_ppl=ppl, grad_norm=norm, words_per_s=round(words_per_s))
+        if self.world.rank == 0:
+            self.report.line(f"| epoch {self.progress.epoch + 1} |  iter {it + 1} / {self.iters_per_epoch} | time "
+                             f"{int(self.elapsed())}[s] | perplexity {ppl:.2f} | "
+                             f"{words_per_s:,.0f} {UNITS[self.config.data.tokens]}/s",
+                             ppl=f"{ppl:.2f}", words_per_s=f"{words_per_s:,.0f}")
+
+    def _end_of_epoch(self, seconds: float) -> None:
+        """The schedule's step, the params file (for a validating schedule, the best
+        params) and a checkpoint."""
+        p, opt = self.progress, self.optimizer
+        p.epoch, p.iteration = p.epoch + 1, 0
+        ppl = None
+        if self.schedule.validates:
+            ppl = self.evaluate(self.corpus.valid)
+            self._record("valid", valid_ppl=ppl)
+            self.say(f"epoch {p.epoch}: valid perplexity {ppl:.2f}, lr {opt.lr:g}, {seconds:.0f} s")
+        opt.lr, best = self.schedule.after_epoch(opt.lr, ppl, self.model.params)
+        if best or not self.schedule.validates:
+            self.save_params(self.model.params)
+        if p.epoch < self.config.schedule.epochs and self.schedule.stops(opt.lr):
+            self.say(f"epoch {p.epoch}: lr {opt.lr:g} is below --min-lr {self.schedule.min_lr:g}: stopping early")
+        self.checkpoint()
+
+    def _finish(self) -> dict:
+        self.progress.finished = True
+        self.checkpoint()  # before the evaluation resets the states: more epochs go on from here
+        results = {}
+        if self.schedule.best is not None:
+            for param, best in zip(self.model.params, self.schedule.best):
+                param[...] = best
+            results["valid"] = self.schedule.best_ppl
+        elif self.corpus.valid is not None:
+            results["valid"] = self.evaluate(self.corpus.valid)
+        if self.corpus.test is not None:
+            results["test"] = self.evaluate(self.corpus.test)
+        self._record("end", **{f"{k}_ppl": v for k, v in results.items()})
+        return results
