@@ -15,6 +15,8 @@ def test_wheel_contents(tmp_path):
     kernels = {p.name for p in (ROOT / "kernels").glob("*.py")}
     assert {f"fastrnn/kernels/{k}" for k in kernels} <= names
     assert not any(n.startswith("kernels/") for n in names)  # no generic top-level module
+    modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "fastrnn").rglob("*.py")}
+    assert modules <= names, f"not in the wheel: {sorted(modules - names)}"  # every subpackage listed
     assert {f"fastrnn/datasets/data/ptb.{s}.txt.gz" for s in ("train", "valid", "test")} <= names
     assert {"fastrnn/datasets/data/addition.txt.gz", "fastrnn/datasets/data/date.txt.gz"} <= names
     assert any(n.endswith("entry_points.txt") for n in names)
