@@ -166,38 +166,48 @@ class LanguageModel(BaseModel):
             xs = layer.forward(xs)
         return head.forward(xs, ts)
 
-    def backward(self, dout=1):
+    def backward(self, dout=1, on_final=None):
+        """Backprop of the last ``forward``; ``on_final(layers)``, when given, is
+        called as soon as the grads of ``layers`` are final: the head's, then each
+        layer's below it in turn (a data-parallel step starts summing them there)."""
         head = getattr(self, "_head", None)
-        if self.adaptive:
-            dout, layers = self.loss_layer.backward(dout), self.layers
-        elif head is None:
-            dout, layers = self.loss_layer.backward(dout), self.layers
+        if self.adaptive or head is None:
+            dout, layers, top = self.loss_layer.backward(dout), self.layers, [self.loss_layer]
         else:
-            dout, layers = head.backward(dout), self.layers[:-1]
+            dout, layers, top = head.backward(dout), self.layers[:-1], [self.layers[-1], self.loss_layer]
+        if on_final is not None:
+            on_final(top)
         for layer in reversed(layers):
             dout = layer.backward(dout)
+            if on_final is not None:
+                on_final([layer])
         return dout
 
-    def sparse_backward(self, dout=1) -> list:
+    def sparse_backward(self, dout=1, on_final=None) -> list:
         """``backward`` whose embedding gradients come as rows: the grads in ``params``
         order, a ``fastrnn.sparse.RowGrad`` in place of the embedding's grad (and
         of a tied adaptive head's), which ``grads`` then does not hold
-        (``fastrnn.trainer.train_step`` uses this)."""
-        layers = [layer for layer in self.layers + [self.loss_layer] if hasattr(type(layer), "row_grads")]
-        for layer in layers:
+        (``fastrnn.trainer.train_step`` uses this).  ``on_final(grads)``, when
+        given, gets each layer's grads (in ``params`` order) as soon as they are final."""
+        rows = [layer for layer in self.layers + [self.loss_layer] if hasattr(type(layer), "row_grads")]
+        for layer in rows:
             layer.row_grads, layer.row_grad = True, None
-        try:
-            self.backward(dout)
-        finally:
+        final = {}
+
+        def done(layers):
             for layer in layers:
+                own = list(layer.grads)
+                if layer in rows and layer.row_grad is not None:
+                    own[0], layer.row_grad = layer.row_grad, None
+                final[id(layer)] = own
+            if on_final is not None and any(final[id(layer)] for layer in layers):
+                on_final([g for layer in layers for g in final[id(layer)]])
+        try:
+            self.backward(dout, done)
+        finally:
+            for layer in rows:
                 layer.row_grads = False
-        grads = []
-        for layer in self.layers + [self.loss_layer]:
-            own = list(layer.grads)
-            if layer in layers and layer.row_grad is not None:
-                own[0], layer.row_grad = layer.row_grad, None
-            grads += own
-        return grads
+        return [g for layer in self.layers + [self.loss_layer] for g in final.get(id(layer), layer.grads)]
 
     def reset_state(self) -> None:
         for layer in self.layers:

@@ -4,10 +4,9 @@
 with more than one process (``PMI_SIZE``, ``OMPI_COMM_WORLD_SIZE`` or
 ``PMIX_SIZE`` above 1); only then is ``mpi4py`` imported (the optional extra
 ``pip install "fastrnn[mpi]"``).  Both offer the few collective operations
-data-parallel training needs, on rank 0's terms: ``allreduce_sum`` of a
-contiguous float buffer, ``bcast`` and ``gather`` of small Python objects,
-``allgather`` of one to every process, ``abort`` (which ends every process of
-the job).
+data-parallel training needs, on rank 0's terms: ``bcast`` and ``gather`` of
+small Python objects, ``allgather`` of one to every process, ``abort`` (which
+ends every process of the job); ``Reducer`` sums a step's grads.
 """
 from __future__ import annotations
 
@@ -35,9 +34,6 @@ class Single:
     rank, size = 0, 1
     local_size = 1
 
-    def allreduce_sum(self, buf: np.ndarray) -> None:
-        pass
-
     def bcast(self, obj):
         return obj
 
@@ -64,10 +60,6 @@ class MPIWorld:
         self.comm = MPI.COMM_WORLD
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
         self.local_size = self.comm.Split_type(MPI.COMM_TYPE_SHARED).Get_size()
-
-    def allreduce_sum(self, buf: np.ndarray) -> None:
-        """buf = the sum of every process's buf, in place."""
-        self.comm.Allreduce(self._MPI.IN_PLACE, buf, op=self._MPI.SUM)
 
     def bcast(self, obj):
         return self.comm.bcast(obj, root=0)
@@ -134,47 +126,194 @@ def rows(rank: int, size: int, batch_size: int) -> slice:
     return slice(rank * batch_size // size, (rank + 1) * batch_size // size)
 
 
-class Reducer:
-    """A training step's one collective over ``world``: the grads (each process's
-    scaled to its share of the batch), the loss and a flag, summed over the
-    processes in one buffer (kept between steps).  A ``fastrnn.sparse.RowGrad``
-    goes as the rows of every process's ids (a process adds zeros at the rows
-    it lacks, as it would with the whole array), so the sum does not grow with
-    the vocabulary."""
+POLL_S = 0.0002
+"""Seconds between the tests that advance an overlapped sum (MPICH progresses a
+non-blocking collective only inside MPI calls; sleeping between them costs no CPU)."""
 
-    def __init__(self, world):
-        self.world, self._buffer = world, None
+
+def _wait(request, poll: bool) -> None:
+    """Wait for ``request``: testing it every ``POLL_S`` (``poll``), or in one call."""
+    if not poll:
+        request.Wait()
+        return
+    while not request.Test():
+        time.sleep(POLL_S)
+
+
+def to_bf16(x: np.ndarray) -> np.ndarray:
+    """The bfloat16 bit patterns (uint16) of float32 ``x``, rounded to nearest even."""
+    u = x.view(np.uint32)
+    return ((u + (np.uint32(0x7FFF) + ((u >> 16) & 1))) >> 16).astype(np.uint16)
+
+
+def from_bf16(h: np.ndarray) -> np.ndarray:
+    """float32 values of bfloat16 bit patterns ``h``."""
+    return (h.astype(np.uint32) << 16).view(np.float32)
+
+
+def _sum_bf16(comm, buf: np.ndarray, poll: bool) -> None:
+    """``buf`` (float32) = the sum over the processes of each one's ``buf`` rounded to
+    bfloat16: each process gets one chunk from every process (bfloat16), sums them
+    in float32 in rank order and sends the sum back, rounded to bfloat16; every
+    process ends with the same values."""
+    from mpi4py import MPI
+
+    n = comm.Get_size()
+    chunk = -(-buf.size // n)
+    send = np.zeros(n * chunk, np.uint16)
+    send[:buf.size] = to_bf16(buf)
+    got = np.empty((n, chunk), np.uint16)
+    _wait(comm.Ialltoall([send, MPI.UINT16_T], [got, MPI.UINT16_T]), poll)
+    total = from_bf16(got[0]).copy()
+    for k in range(1, n):
+        total += from_bf16(got[k])
+    sums = np.empty((n, chunk), np.uint16)
+    _wait(comm.Iallgather([to_bf16(total), MPI.UINT16_T], [sums, MPI.UINT16_T]), poll)
+    buf[...] = from_bf16(sums.reshape(-1)[:buf.size])
+
+
+def _sum_bucket(comm, grads: list, buffers: list, extra: tuple, dtype, poll: bool, bf16: bool = False) -> tuple:
+    """(summed grads, summed ``extra`` numbers, bytes of this process's part) of one bucket over
+    ``comm``: dense grads summed in place, a ``fastrnn.sparse.RowGrad`` as the rows
+    of every process's ids (a process adds zeros at the rows it lacks, as it would
+    with the whole array, so the sum does not grow with the vocabulary).
+    ``buffers`` holds the bucket's buffer between steps; ``poll``: a non-blocking
+    sum, tested every ``POLL_S``; ``bf16``: the grads travel as bfloat16
+    (``_sum_bf16``), ``extra`` in float32 on its own."""
+    from mpi4py import MPI
+
+    from .sparse import RowGrad
+
+    mine = [g.rows for g in grads if isinstance(g, RowGrad)]
+    every = iter(zip(*comm.allgather(mine))) if mine else iter(())
+    shared = [np.unique(np.concatenate(next(every))) if isinstance(g, RowGrad) else None for g in grads]
+    parts = [g.values.shape[1] * rows.size if rows is not None else g.size for g, rows in zip(grads, shared)]
+    size = sum(parts) + len(extra)
+    if not buffers or buffers[0].size < size or buffers[0].dtype != dtype:  # room for row sets to double
+        buffers[:] = [np.empty(size + sum(p for p, r in zip(parts, shared) if r is not None), dtype)]
+    buf = buffers[0][:size]
+    offset = 0
+    for g, rows, n in zip(grads, shared, parts):
+        segment = buf[offset:offset + n]
+        if rows is None:
+            segment[...] = g.reshape(-1)
+        else:
+            segment[...] = 0
+            segment.reshape(rows.size, -1)[np.searchsorted(rows, g.rows)] = g.values
+        offset += n
+    buf[offset:] = extra
+    if bf16:
+        if offset:
+            _sum_bf16(comm, buf[:offset], poll)
+        if extra:
+            _wait(comm.Iallreduce(MPI.IN_PLACE, buf[offset:], op=MPI.SUM), poll)
+        sent = offset * 2 + buf[offset:].nbytes
+    else:
+        _wait(comm.Iallreduce(MPI.IN_PLACE, buf, op=MPI.SUM), poll)
+        sent = buf.nbytes
+    offset, out = 0, []
+    for g, rows, n in zip(grads, shared, parts):
+        segment = buf[offset:offset + n]
+        if rows is None:
+            g[...] = segment.reshape(g.shape)  # g may be a strided view: reshape(-1) would copy it
+            out.append(g)
+        else:
+            out.append(RowGrad(rows, segment.reshape(rows.size, -1), g.dense))
+        offset += n
+    return out, tuple(float(x) for x in buf[offset:]), sent
+
+
+class _Overlap:
+    """A thread that sums buckets of grads in the order they come, on a communicator
+    of its own, while the backward pass goes on (Numba's kernels and NumPy's
+    products release the GIL)."""
+
+    def __init__(self, comm):
+        import queue
+        import threading
+
+        self.comm, self.jobs = comm.Dup(), queue.Queue()
+        threading.Thread(target=self._work, daemon=True, name="fastrnn-allreduce").start()
+
+    def _work(self) -> None:
+        while True:
+            job = self.jobs.get()
+            try:
+                job["result"] = _sum_bucket(self.comm, job["grads"], job["buffers"], job["extra"],
+                                            job["dtype"], poll=True, bf16=job["bf16"])
+            except BaseException as e:  # raised again in the waiting thread
+                job["error"] = e
+            job["done"].set()
+
+    def start(self, grads: list, buffers: list, dtype, bf16: bool, extra: tuple = ()) -> dict:
+        import threading
+
+        job = {"grads": grads, "buffers": buffers, "extra": extra, "dtype": dtype, "bf16": bf16,
+               "done": threading.Event()}
+        self.jobs.put(job)
+        return job
+
+    @staticmethod
+    def wait(job: dict) -> tuple:
+        job["done"].wait()
+        if "error" in job:
+            raise job["error"]
+        return job["result"]
+
+
+class Reducer:
+    """A training step's collective over ``world``: the grads (each process's
+    scaled to its share of the batch), the loss and a flag, summed over the
+    processes.  Without ``overlap`` in one bucket after the backward pass; with
+    it, each bucket ``submit`` gets (a layer's final grads) starts summing at once
+    on another thread, and the call sums the rest with the loss and the flag and
+    waits for all.  Every element is the same sum either way: the same bits.
+    ``precision="bf16"``: the grads travel as bfloat16 (``_sum_bf16``): half the
+    bytes, every process with the same params, the bits no longer one process's."""
+
+    def __init__(self, world, overlap: bool = False, precision: str = "fp32"):
+        self.world, self.bf16 = world, precision == "bf16"
+        self._overlap = _Overlap(world.comm) if overlap and world.size > 1 else None
+        self._buffers, self._jobs = [], []
+        self.sent = {"steps": 0, "bytes": 0, "wait_s": 0.0}
+        """Since ``take_sent``: steps, bytes summed (each process's buffers) and seconds the
+        step waited for the sums after its backward pass."""
+
+    def take_sent(self) -> dict:
+        """``sent`` per step, then reset: ``bytes`` and ``wait_s`` (None before a step)."""
+        steps = self.sent["steps"]
+        per_step = {k: (v / steps if steps else None) for k, v in self.sent.items() if k != "steps"}
+        self.sent = {"steps": 0, "bytes": 0, "wait_s": 0.0}
+        return per_step
+
+    def _bucket_buffers(self, k: int) -> list:
+        while len(self._buffers) <= k:
+            self._buffers.append([])
+        return self._buffers[k]
+
+    def submit(self, grads: list) -> None:
+        """Start summing ``grads``, final for this step (without overlap: nothing yet)."""
+        if self._overlap is not None and grads:
+            self._jobs.append(self._overlap.start(grads, self._bucket_buffers(len(self._jobs)), grads[0].dtype,
+                                                  self.bf16))
 
     def __call__(self, grads: list, loss: float, flag: float) -> tuple:
-        """(summed grads, summed loss, summed flag); dense grads are summed in place."""
-        from .sparse import RowGrad
-
-        mine = [g.rows for g in grads if isinstance(g, RowGrad)]
-        every = iter(zip(*self.world.allgather(mine))) if mine else iter(())  # one collective for all
-        shared = [np.unique(np.concatenate(next(every))) if isinstance(g, RowGrad) else None for g in grads]
-        parts = [g.values.shape[1] * rows.size if rows is not None else g.size for g, rows in zip(grads, shared)]
-        if self._buffer is None or self._buffer.size < sum(parts) + 2:
-            self._buffer = np.empty(sum(parts) + 2 + sum(p for p, r in zip(parts, shared) if r is not None),
-                                    grads[0].dtype)  # room for the row sets to double before it grows
-        buf = self._buffer[:sum(parts) + 2]
-        offset = 0
-        for g, rows, n in zip(grads, shared, parts):
-            segment = buf[offset:offset + n]
-            if rows is None:
-                segment[...] = g.reshape(-1)
-            else:
-                segment[...] = 0
-                segment.reshape(rows.size, -1)[np.searchsorted(rows, g.rows)] = g.values
-            offset += n
-        buf[-2], buf[-1] = loss, flag
-        self.world.allreduce_sum(buf)
-        offset, out = 0, []
-        for g, rows, n in zip(grads, shared, parts):
-            segment = buf[offset:offset + n]
-            if rows is None:
-                g[...] = segment.reshape(g.shape)  # g may be a strided view: reshape(-1) would copy it
-                out.append(g)
-            else:
-                out.append(RowGrad(rows, segment.reshape(rows.size, -1), g.dense))
-            offset += n
-        return out, float(buf[-2]), float(buf[-1])
+        """(summed grads, summed loss, summed flag) of the step; dense grads are summed in place."""
+        start = time.perf_counter()
+        jobs, self._jobs = self._jobs, []
+        started = {id(g) for job in jobs for g in job["grads"]}
+        rest = [g for g in grads if id(g) not in started]
+        dtype = grads[0].dtype
+        if self._overlap is None:
+            last = _sum_bucket(self.world.comm, rest, self._bucket_buffers(0), (loss, flag), dtype, False, self.bf16)
+        else:
+            last = _Overlap.wait(self._overlap.start(rest, self._bucket_buffers(len(jobs)), dtype, self.bf16,
+                                                     (loss, flag)))
+        summed, sent = {}, 0
+        for job, (out, _, nbytes) in [(job, _Overlap.wait(job)) for job in jobs] + [({"grads": rest}, last)]:
+            summed.update(zip(map(id, job["grads"]), out))
+            sent += nbytes
+        self.sent["steps"] += 1
+        self.sent["bytes"] += sent
+        self.sent["wait_s"] += time.perf_counter() - start
+        return [summed[id(g)] for g in grads], *last[1]

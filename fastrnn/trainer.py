@@ -65,7 +65,7 @@ def remove_duplicate(params: Sequence[np.ndarray], grads: Sequence[np.ndarray]):
 
 def train_step(model, optimizer, batch_x, batch_t, max_grad: float | None, iteration: int,
                reduce: Callable | None = None, share: float = 1.0, stats: dict | None = None,
-               weight_decay: float = 0.0) -> float:
+               weight_decay: float = 0.0, submit: Callable | None = None) -> float:
     """One update: forward, backward, tied grads merged, clipping, the optimizer.
 
     A fastrnn language model stepped by a fastrnn optimizer gives its embedding
@@ -73,7 +73,9 @@ def train_step(model, optimizer, batch_x, batch_t, max_grad: float | None, itera
     same bits at a cost that does not grow with the vocabulary; its ``grads``
     then do not hold them.  ``reduce(grads, loss) -> (grads, loss)``, when given,
     combines the grads and the loss of data-parallel replicas after the backward
-    pass, which scales them by this replica's ``share`` of the batch.  Raises
+    pass, which scales them by this replica's ``share`` of the batch;
+    ``submit(grads)``, when given, gets each layer's grads as soon as the backward
+    pass has made them final (a fastrnn model's), to start combining them.  Raises
     ``TrainingDiverged`` (before any param changes) when the loss or the
     gradient norm is not finite.  ``weight_decay`` adds that times each param to
     its gradient after clipping (dense gradients then: every row decays).
@@ -82,7 +84,10 @@ def train_step(model, optimizer, batch_x, batch_t, max_grad: float | None, itera
     """
     loss = model.forward(batch_x, batch_t)
     if getattr(optimizer, "row_grads", False) and hasattr(model, "sparse_backward"):
-        grads = model.sparse_backward(share)
+        grads = model.sparse_backward(share, **({} if submit is None else {"on_final": submit}))
+    elif submit is not None:
+        model.backward(share, lambda layers: submit([g for layer in layers for g in layer.grads]))
+        grads = model.grads
     else:
         model.backward(share) if share != 1.0 else model.backward()
         grads = model.grads

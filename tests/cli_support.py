@@ -62,3 +62,12 @@ SMALL = ("--batch-size", 10, "--time-size", 10, "--wordvec-size", 16, "--hidden-
 def text_args(files: dict, cache: Path) -> tuple:
     return ("--train-file", files["train"], "--valid-file", files["valid"], "--test-file", files["test"],
             "--cache-dir", cache)
+
+
+def one_error_line(run, status) -> str:
+    """The one error line of a finished command that exited with ``status``."""
+    assert run.returncode == status, (run.returncode, run.stderr)
+    assert "Traceback" not in run.stderr + run.stdout
+    errors = [line for line in run.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1, run.stderr
+    return errors[0]

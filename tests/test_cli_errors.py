@@ -134,7 +134,7 @@ def bad_params(tmp_path_factory):
     d = tmp_path_factory.mktemp("params")
     np.random.seed(0)
     made = {"empty": d / "empty.npz", "truncated": d / "Rnnlm.pkl", "broken": d / "broken.npz", "text": d / "notes.txt",
-            "other": d / "other.npz", "simple": d / "simple.npz", "shapes": d / "shapes.npz"}
+            "other": d / "other.npz", "simple": d / "simple.npz", "shapes": d / "shapes.npz", "odd": d / "odd.pkl"}
     made["empty"].write_bytes(b"")
     good = pickle.dumps([p.astype(np.float16) for p in Rnnlm(50, 4, 4).params])
     made["truncated"].write_bytes(good[:len(good) // 2])
@@ -143,6 +143,7 @@ def bad_params(tmp_path_factory):
     made["text"].write_text("not params\n")
     np.savez(made["other"], a=np.zeros(3))
     save_params(made["shapes"], Rnnlm(50, 4, 4).params[:5], "Rnnlm")
+    made["odd"].write_bytes(pickle.dumps([p.astype(np.float16) for p in Rnnlm(50, 4, 4).params[:5]]))
     made["dir"] = d
     return made
 
@@ -156,7 +157,8 @@ def bad_params(tmp_path_factory):
     ("broken", "is not a readable params file (truncated or damaged"),
     ("text", "is not a params file (neither fastrnn's .npz nor the reference's .pkl)"),
     ("other", "is not a fastrnn params file"),
-    ("shapes", "does not hold params of SimpleRnnlm, Rnnlm or BetterRnnlm"),
+    ("shapes", "holds 5 params, the model has 6"),
+    ("odd", "does not hold params of SimpleRnnlm, Rnnlm or BetterRnnlm (5 arrays of shapes (50, 4), "),
 ])
 def test_bad_params_files(bad_params, command, kind, expected):
     path = bad_params[kind] if kind != "missing" else bad_params["dir"] / "missing.npz"

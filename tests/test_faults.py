@@ -13,21 +13,13 @@ import zipfile
 import numpy as np
 import pytest
 
-from cli_support import FASTRNN, SMALL, fastrnn, markov_files, start_train, text_args, wait_for
+from cli_support import FASTRNN, SMALL, fastrnn, markov_files, one_error_line, start_train, text_args, wait_for
 from fastrnn import params_file
 from fastrnn.training import checkpoint
 from fastrnn.cli.files import writable_dir
 from fastrnn.util import eval_perplexity, perplexity
 
 LONG = ("--epochs", 3, "--checkpoint-every", 5)
-
-
-def one_error_line(run, status) -> str:
-    assert run.returncode == status, (run.returncode, run.stderr)
-    assert "Traceback" not in run.stderr + run.stdout
-    errors = [line for line in run.stderr.splitlines() if "error" in line]
-    assert len(errors) == 1, run.stderr
-    return errors[0]
 
 
 def params_of(directory):
@@ -569,7 +561,8 @@ def test_eval_of_a_foreign_vocabulary_without_settings_asks_for_a_test_file(tmp_
     from fastrnn import Rnnlm
 
     path = tmp_path / "foreign.npz"
-    params_file.save_params(path, Rnnlm(10_000, 4, 4).params, "Rnnlm", words=[f"w{i}" for i in range(9_999)] + ["<unk>"])
+    params_file.save_params(path, Rnnlm(10_000, 4, 4).params, "Rnnlm",
+                            words=[f"w{i}" for i in range(9_999)] + ["<unk>"])
     line = one_error_line(fastrnn("eval", path, check=False), 2)
     assert line == f"fastrnn eval: error: {path} carries a vocabulary that is not PTB's: give --test-file"
 

@@ -2,6 +2,7 @@
 import importlib.util
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cli_support import FASTRNN, SMALL, fastrnn, markov_files, text_args
+from cli_support import FASTRNN, SMALL, fastrnn, markov_files, one_error_line, text_args
 from fastrnn import runlog
 from fastrnn.training import checkpoint
 from fastrnn.params_file import read_params
@@ -216,13 +217,13 @@ def test_a_rank_killed_mid_step_ends_the_job_and_the_run_resumes(tmp_path, victi
         np.testing.assert_array_equal(x, y)
 
 
-def assert_two_processes_equal_one(tmp_path, *options):
+def assert_two_processes_equal_one(tmp_path, *options, two_options=()):
     """``fastrnn train`` on a small Markov corpus with ``options``, in one process and
-    under ``mpiexec -n 2``: the same params, bit for bit."""
+    under ``mpiexec -n 2`` (with ``two_options`` too): the same params, bit for bit."""
     files = markov_files(tmp_path, sizes=(8_000, 1_000, 1_000))
     args = ("train", *text_args(files, tmp_path / "cache"), *SMALL, "--epochs", 1, *options)
     fastrnn(*args, "--out", tmp_path / "one")
-    two = mpiexec(2, FASTRNN, *args, "--out", tmp_path / "two")
+    two = mpiexec(2, FASTRNN, *args, *two_options, "--out", tmp_path / "two")
     assert two.returncode == 0, two.stderr
     for x, y in zip(read_params(tmp_path / "one" / "params.npz").arrays,
                     read_params(tmp_path / "two" / "params.npz").arrays, strict=True):
@@ -230,10 +231,37 @@ def assert_two_processes_equal_one(tmp_path, *options):
 
 
 @needs_mpi
-def test_two_processes_equal_one_with_any_cell(tmp_path):
+@pytest.mark.parametrize("overlap", ["--overlap", "--no-overlap"])
+def test_two_processes_equal_one_with_any_cell(tmp_path, overlap):
     """A structure of no preset (GRU, 2 layers, tied, no dropout) through the same
-    allreduce: two processes end with the params of one."""
-    assert_two_processes_equal_one(tmp_path, "--cell", "gru", "--layers", 2, "--tied", "--wordvec-size", 32)
+    sums, layer by layer while the backward pass goes on or in one message after
+    it: two processes end with the params of one."""
+    assert_two_processes_equal_one(tmp_path, "--cell", "gru", "--layers", 2, "--tied", "--wordvec-size", 32,
+                                   two_options=(overlap,))
+
+
+@needs_mpi
+def test_rows_per_process(tmp_path):
+    """--batch-per-process 5 under mpiexec -n 2 is --batch-size 10 of one process, bit
+    for bit; given with --batch-size, or resumed with another number of processes,
+    it is refused in one line."""
+    files = markov_files(tmp_path, sizes=(8_000, 1_000, 1_000))
+    assert SMALL[:2] == ("--batch-size", 10)
+    args = ("train", *text_args(files, tmp_path / "cache"), *SMALL[2:], "--epochs", 1)
+    fastrnn(*args, "--batch-size", 10, "--out", tmp_path / "one")
+    two = mpiexec(2, FASTRNN, *args, "--batch-per-process", 5, "--out", tmp_path / "two")
+    assert two.returncode == 0, two.stderr
+    for x, y in zip(read_params(tmp_path / "one" / "params.npz").arrays,
+                    read_params(tmp_path / "two" / "params.npz").arrays, strict=True):
+        np.testing.assert_array_equal(x, y)
+    both = mpiexec(2, FASTRNN, "train", *text_args(files, tmp_path / "cache"), "--batch-per-process", 5,
+                   "--batch-size", 10)
+    assert "--batch-per-process gives the rows of each process: leave out --batch-size" in both.stderr
+    run = mpiexec(2, FASTRNN, *args, "--max-iters", 3, "--batch-per-process", 4, "--out", tmp_path / "rows")
+    assert run.returncode == 0 and "batch 8 over 2 processes" in run.stdout, run.stderr
+    line = one_error_line(fastrnn("train", "--resume", tmp_path / "rows", "--epochs", 2, check=False), 2)
+    assert line.endswith("gives each of its 2 processes 4 rows (--batch-per-process); resume it with as many "
+                         "processes, not 1"), line
 
 
 @needs_mpi
@@ -244,3 +272,22 @@ def test_two_processes_equal_one_in_bf16(tmp_path):
     end with the params of one, bit for bit."""
     assert_two_processes_equal_one(tmp_path, "--model", "better", "--dropout", 0, "--wordvec-size", 32,
                                    "--precision", "bf16")
+
+
+@needs_mpi
+def test_bf16_transfer_trains_as_float32(tmp_path):
+    """--grad-precision bf16 (the processes' sums exact to bfloat16, tested in
+    test_reducer): a small model learns as with float32 transfer, its validation
+    perplexity within 2%, and the log counts half the bytes a step."""
+    files = markov_files(tmp_path, sizes=(8_000, 1_000, 1_000))
+    args = ("train", *text_args(files, tmp_path / "cache"), *SMALL, "--epochs", 2, "--eval-interval", 5)
+    ppl = {}
+    for precision in ("fp32", "bf16"):
+        log = tmp_path / f"{precision}.log"
+        run = mpiexec(2, FASTRNN, *args, "--grad-precision", precision, "--log", log)
+        assert run.returncode == 0, run.stderr
+        ppl[precision] = float(re.search(r"^valid perplexity: ([\d.]+)", run.stdout, re.M).group(1))
+        sent = [r["allreduce_bytes_per_step"] for r in runlog.read(log) if r["event"] == "train"]
+        ppl[precision + " bytes"] = sent[-1]
+    assert abs(ppl["bf16"] / ppl["fp32"] - 1) < 0.02, ppl
+    assert abs(ppl["bf16 bytes"] / ppl["fp32 bytes"] - 0.5) < 0.02, ppl

@@ -18,7 +18,7 @@ from .files import absolute, writable_dir
 from .options import (SEED, UserError, above_one, cutoffs, error, fraction, int_at_least, non_negative_float,
                       positive_float)
 
-RESUMABLE = ("epochs", "cache_dir")
+RESUMABLE = ("epochs", "cache_dir", "overlap")
 """Settings a resumed run may change."""
 
 
@@ -111,6 +111,16 @@ def add_parser(sub) -> None:
                                                                "or not) and an existing --log file")
     out.add_argument("--resume", type=Path, metavar="DIR", help="go on with the run whose --out was DIR, exactly "
                                                                 "where its last checkpoint left it")
+    train.add_argument("--overlap", action=argparse.BooleanOptionalAction, default=None,
+                       help="under mpiexec, sum each layer's gradients over the processes while the backward pass "
+                            "goes on (the default; --no-overlap: after it, in one message; the same bits either way)")
+    train.add_argument("--grad-precision", choices=["fp32", "bf16"],
+                       help="under mpiexec, how the gradients travel: fp32 (the default; the processes end with "
+                            "one process's bits) or bf16 (half the bytes, rounded to nearest even, summed in float32: "
+                            "the processes hold the same params, no longer one process's bits)")
+    train.add_argument("--batch-per-process", type=int_at_least(1), metavar="R",
+                       help="under mpiexec, rows of each process: the batch is R times the processes (8 machines of "
+                            "20 rows train a batch of 160); instead of --batch-size, which is the whole batch")
     train.add_argument("--threads", type=int_at_least(1), help="threads of each process (default: its share of the "
                                                                 "cores)")
     train.add_argument("--no-progress", action="store_true", help="report lines instead of a progress bar "
@@ -172,7 +182,7 @@ def resume_config(args) -> tuple:
     fixed = [k for k in given if k not in RESUMABLE and given[k] != stored[k]]
     if fixed:
         raise UserError(f"--{fixed[0].replace('_', '-')} cannot change when resuming: the run in {args.resume} "
-                        f"keeps its settings (only --epochs and --cache-dir may change)")
+                        f"keeps its settings (only --epochs, --cache-dir and --overlap may change)")
     return config.with_changes(**{k: v for k, v in given.items() if k in RESUMABLE}), resumed, note
 
 
@@ -209,6 +219,7 @@ def _prepare(args, world) -> tuple:
             out = None if args.out is None else writable_dir(args.out, "--out")
     if world.size > 1:
         config, resumed = world.bcast((config, resumed))
+    config = _per_process(args, config, resumed, world)
     if config.model.precision == "bf16" and not BF16:
         raise UserError((f"--resume: the run in {args.resume} trains with bf16" if resumed is not None else
                          "--precision bf16") + " needs a CPU with AVX512_BF16, which this one has not")
@@ -222,6 +233,20 @@ def _prepare(args, world) -> tuple:
     if note is not None:
         print(f"fastrnn train: {note}", file=sys.stderr, flush=True)
     return config, resumed, Output(out, log)
+
+
+def _per_process(args, config, resumed, world):
+    """The configuration with its batch made of ``--batch-per-process`` rows a process."""
+    rows = config.parallel.batch_per_process
+    if rows is None:
+        return config
+    if resumed is not None and resumed.state.processes != world.size:
+        raise UserError(f"--resume {args.resume}: the run gives each of its {resumed.state.processes} processes "
+                        f"{rows} rows (--batch-per-process); resume it with as many processes, not {world.size}")
+    if resumed is None and args.batch_size is not None:
+        raise UserError("--batch-per-process gives the rows of each process: leave out --batch-size (the whole "
+                        "batch), or give --batch-size alone")
+    return config.with_changes(batch_size=rows * world.size)
 
 
 def _start(config, corpus, output, world, progress):

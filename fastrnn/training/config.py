@@ -112,8 +112,20 @@ class OutputConfig:
     log: str | None = None
 
 
+@dataclass
+class ParallelConfig:
+    """How the processes of an ``mpiexec`` run work together (``fastrnn.parallel``)."""
+
+    overlap: bool = True
+    """Sum each layer's grads while the backward pass goes on (the same bits as after it)."""
+    grad_precision: str = "fp32"
+    """How the grads travel: "fp32", or "bf16" (half the bytes; the processes stay equal)."""
+    batch_per_process: int | None = None
+    """Rows of each process (the batch then grows with the processes); None: ``batch_size`` is the whole batch."""
+
+
 SECTIONS = {"model": ModelConfig, "data": DataConfig, "optim": OptimConfig, "schedule": ScheduleConfig,
-            "output": OutputConfig}
+            "output": OutputConfig, "parallel": ParallelConfig}
 
 
 @dataclass
@@ -125,6 +137,7 @@ class RunConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    parallel: ParallelConfig = field(default_factory=ParallelConfig)
 
     @classmethod
     def of(cls, model: str, given: dict) -> RunConfig:

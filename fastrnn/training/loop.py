@@ -64,7 +64,7 @@ class Run:
         self.iters_per_epoch = batches.iters_per_epoch(len(self.xs), o.batch_size, o.time_size,
                                                        config.schedule.max_iters)
         self.report = Report(progress if world.rank == 0 else False)
-        self._reducer = parallel.Reducer(world)
+        self._reducer = parallel.Reducer(world, config.parallel.overlap, config.parallel.grad_precision)
         self._signal = self._stop = 0  # a signal this process received; one every process knows of
         self._started, self._stats = time.time(), {}
 
@@ -159,7 +159,8 @@ class Run:
                                          self.rows)
                 p.time_idx += c.optim.time_size
                 loss = train_step(self.model, self.optimizer, bx, bt, c.optim.max_grad, p.done + 1, self._reduce,
-                                  self.share, self._stats, c.optim.weight_decay)
+                                  self.share, self._stats, c.optim.weight_decay,
+                                  self._reducer.submit if self.world.size > 1 else None)
                 p.iteration = it + 1
                 p.add_step(loss, self._stats.get("grad_norm", math.nan))
                 if self.world.size == 1:
@@ -187,7 +188,9 @@ class Run:
 
     def _report_line(self, it: int, words_per_s: float) -> None:
         ppl, norm = self.progress.take_report()
-        self._record("train", iteration=it + 1, train_ppl=ppl, grad_norm=norm, words_per_s=round(words_per_s))
+        sent = self._reducer.take_sent() if self.world.size > 1 else {}
+        self._record("train", iteration=it + 1, train_ppl=ppl, grad_norm=norm, words_per_s=round(words_per_s),
+                     **{f"allreduce_{k}_per_step": v for k, v in sent.items()})
         if self.world.rank == 0:
             self.report.line(f"| epoch {self.progress.epoch + 1} |  iter {it + 1} / {self.iters_per_epoch} | time "
                              f"{int(self.elapsed())}[s] | perplexity {ppl:.2f} | "
