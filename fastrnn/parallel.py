@@ -140,15 +140,23 @@ def _wait(request, poll: bool) -> None:
         time.sleep(POLL_S)
 
 
-def to_bf16(x: np.ndarray) -> np.ndarray:
-    """The bfloat16 bit patterns (uint16) of float32 ``x``, rounded to nearest even."""
-    u = x.view(np.uint32)
-    return ((u + (np.uint32(0x7FFF) + ((u >> 16) & 1))) >> 16).astype(np.uint16)
+def to_bf16(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """The bfloat16 bit patterns (uint16) of float32 ``x`` (1-D), rounded to nearest
+    even, in ``out`` when given (a serial kernel: it may run beside the training's)."""
+    from .kernels.bf16 import round_row
+
+    out = np.empty(x.size, np.uint16) if out is None else out
+    round_row(x, out)
+    return out
 
 
-def from_bf16(h: np.ndarray) -> np.ndarray:
-    """float32 values of bfloat16 bit patterns ``h``."""
-    return (h.astype(np.uint32) << 16).view(np.float32)
+def from_bf16(h: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """float32 values of bfloat16 bit patterns ``h`` (1-D), in ``out`` when given."""
+    from .kernels.bf16 import widen
+
+    out = np.empty(h.size, np.float32) if out is None else out
+    widen(h, out)
+    return out
 
 
 def _sum_bf16(comm, buf: np.ndarray, poll: bool) -> None:
@@ -158,18 +166,19 @@ def _sum_bf16(comm, buf: np.ndarray, poll: bool) -> None:
     process ends with the same values."""
     from mpi4py import MPI
 
+    from .kernels.bf16 import sum_rounded
+
     n = comm.Get_size()
     chunk = -(-buf.size // n)
     send = np.zeros(n * chunk, np.uint16)
-    send[:buf.size] = to_bf16(buf)
+    to_bf16(buf, send[:buf.size])
     got = np.empty((n, chunk), np.uint16)
     _wait(comm.Ialltoall([send, MPI.UINT16_T], [got, MPI.UINT16_T]), poll)
-    total = from_bf16(got[0]).copy()
-    for k in range(1, n):
-        total += from_bf16(got[k])
-    sums = np.empty((n, chunk), np.uint16)
-    _wait(comm.Iallgather([to_bf16(total), MPI.UINT16_T], [sums, MPI.UINT16_T]), poll)
-    buf[...] = from_bf16(sums.reshape(-1)[:buf.size])
+    total = np.empty(chunk, np.uint16)
+    sum_rounded(got, total)
+    sums = np.empty(n * chunk, np.uint16)
+    _wait(comm.Iallgather([total, MPI.UINT16_T], [sums, MPI.UINT16_T]), poll)
+    from_bf16(sums[:buf.size], buf)
 
 
 def _sum_bucket(comm, grads: list, buffers: list, extra: tuple, dtype, poll: bool, bf16: bool = False) -> tuple:

@@ -106,6 +106,15 @@ def _bits(typingctx, x):
     return types.uint32(types.float32), codegen
 
 
+@intrinsic
+def _float(typingctx, u):
+    """The float32 whose bit pattern is the uint32 u."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return types.float32(types.uint32), codegen
+
+
 @njit(**JIT)
 def bf16(x):
     """x (a float, taken as float32) rounded to the nearest bfloat16, ties to
@@ -213,10 +222,30 @@ def row_buffer(rows, K):
 
 
 @njit(**JIT)
-def _round_row(src, dst):
+def round_row(src, dst):
     """dst[k] = bf16(src[k]) for every k of src."""
     for k in range(src.size):
         dst[k] = bf16(src[k])
+
+
+@njit(**JIT)
+def widen(h, out):
+    """out[k] = the float32 value of bfloat16 pattern h[k] (serial: it may run beside
+    the training's kernels, on another thread)."""
+    bits = out.view(np.uint32)
+    for k in range(h.size):
+        bits[k] = np.uint32(h[k]) << np.uint32(16)
+
+
+@njit(**JIT)
+def sum_rounded(parts, out):
+    """out[k] = bf16(the float32 sum, in j's order, of the values of patterns parts[j, k]) (serial)."""
+    n, size = parts.shape
+    for k in range(size):
+        acc = _float(np.uint32(parts[0, k]) << np.uint32(16))
+        for j in range(1, n):
+            acc += _float(np.uint32(parts[j, k]) << np.uint32(16))
+        out[k] = bf16(acc)
 
 
 @njit(**JIT)
@@ -224,7 +253,7 @@ def round_rows(A, base, rs, rows, K, As):
     """As[r * padded(K) + k] = bf16(A[base + r*rs + k]) for r < rows, k < K (A flat)."""
     Kp = padded(K)
     for r in range(rows):
-        _round_row(A[base + r * rs:base + r * rs + K], As[r * Kp:r * Kp + K])
+        round_row(A[base + r * rs:base + r * rs + K], As[r * Kp:r * Kp + K])
 
 
 @njit(**JIT)
@@ -234,7 +263,7 @@ def _round_view(A, r0, r1, As):
     Kp = padded(K)
     if A.strides[1] <= A.strides[0]:
         for r in range(r0, r1):
-            _round_row(A[r], As[r * Kp:r * Kp + K])
+            round_row(A[r], As[r * Kp:r * Kp + K])
     else:
         for k in range(K):
             src = A[:, k]
