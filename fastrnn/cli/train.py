@@ -111,20 +111,24 @@ def add_parser(sub) -> None:
                                                                "or not) and an existing --log file")
     out.add_argument("--resume", type=Path, metavar="DIR", help="go on with the run whose --out was DIR, exactly "
                                                                 "where its last checkpoint left it")
-    train.add_argument("--overlap", action=argparse.BooleanOptionalAction, default=None,
-                       help="under mpiexec, sum each layer's gradients over the processes while the backward pass "
-                            "goes on (the default; --no-overlap: after it, in one message; the same bits either way)")
-    train.add_argument("--grad-precision", choices=["fp32", "bf16"],
-                       help="under mpiexec, how the gradients travel: fp32 (the default; the processes end with "
-                            "one process's bits) or bf16 (half the bytes, rounded to nearest even, summed in float32: "
-                            "the processes hold the same params, no longer one process's bits)")
-    train.add_argument("--batch-per-process", type=int_at_least(1), metavar="R",
-                       help="under mpiexec, rows of each process: the batch is R times the processes (8 machines of "
-                            "20 rows train a batch of 160); instead of --batch-size, which is the whole batch")
+    _add_parallel_options(train.add_argument_group("several processes (mpiexec)"))
     train.add_argument("--threads", type=int_at_least(1), help="threads of each process (default: its share of the "
                                                                 "cores)")
     train.add_argument("--no-progress", action="store_true", help="report lines instead of a progress bar "
                                                                   "(the default when output is not a terminal)")
+
+
+def _add_parallel_options(group) -> None:
+    group.add_argument("--overlap", action=argparse.BooleanOptionalAction, default=None,
+                       help="under mpiexec, sum each layer's gradients over the processes while the backward pass "
+                            "goes on (the default; --no-overlap: after it, in one message; the same bits either way)")
+    group.add_argument("--grad-precision", choices=["fp32", "bf16"],
+                       help="under mpiexec, how the gradients travel: fp32 (the default; the processes end with "
+                            "one process's bits) or bf16 (half the bytes, rounded to nearest even, summed in float32: "
+                            "the processes hold the same params, no longer one process's bits)")
+    group.add_argument("--batch-per-process", type=int_at_least(1), metavar="R",
+                       help="under mpiexec, rows of each process: the batch is R times the processes (8 machines of "
+                            "20 rows train a batch of 160); instead of --batch-size, which is the whole batch")
 
 
 def _given(args) -> dict:
