@@ -287,8 +287,13 @@ def test_a_full_or_read_only_file_system(corpus, whole, tmp_path, fault):
                         f.flush()
                 except OSError:
                     pass
-        else:
-            subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+        else:  # refused (busy) while the run has a file open for writing: try again
+            for _ in range(200):
+                if subprocess.run(["mount", "-o", "remount,ro", str(mount)], capture_output=True).returncode == 0:
+                    break
+                time.sleep(0.02)
+            else:
+                pytest.fail("the tmpfs could not be remounted read-only")
         _, err = proc.communicate(timeout=300)
         line = err.strip().splitlines()[-1]
         assert proc.returncode == 1 and "Traceback" not in err, err
