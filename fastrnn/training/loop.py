@@ -94,7 +94,7 @@ class Run:
         if not self.saving:
             return
         self._check_finite()
-        gathered = self.world.gather((state.hidden_states(self.model), state.random_states(self.model)["dropout"]))
+        gathered = self.world.gather((state.hidden_states(self.model), state.dropout_states(self.model)))
         if self.world.rank != 0:
             return
         progress = dict(self.progress.state_dict(), elapsed_s=self.elapsed(), log_offset=self.output.log_offset())

@@ -1,6 +1,6 @@
 """The state of a run's parts that are not the params: where the run is
 (``Progress``), the recurrent layers' carried hidden states and the random
-generators (``hidden_states``, ``random_states``, and their ``load_`` twins).
+generators (``hidden_states``, ``dropout_states``, and their ``load_`` twins).
 
 Each gives a plain dict and takes it back; ``fastrnn.training.checkpoint``
 composes them into a file.
@@ -83,15 +83,15 @@ def load_hidden_states(model, states: dict, rows: slice) -> None:
             setattr(layer, name, None if value is None else value[rows].copy())
 
 
-def random_states(model) -> dict:
-    """NumPy's global generator (the weight initialisation's) and the model's dropout masks' generators."""
-    return {"np_random": np.random.get_state(),
-            "dropout": [layer.rng.bit_generator.state for layer in getattr(model, "drop_layers", [])]}
+def dropout_states(model) -> list:
+    """The states of the model's dropout masks' generators (NumPy's global one, the
+    weight initialisation's, is ``np.random.get_state()``)."""
+    return [layer.rng.bit_generator.state for layer in getattr(model, "drop_layers", [])]
 
 
 def load_random_states(model, np_random: tuple, dropout: list | None) -> None:
-    """Set the generators ``random_states`` gave (``dropout`` None: the masks go on
-    from this process's own seeds)."""
+    """Set NumPy's global generator and the dropout generators ``dropout_states``
+    gave (``dropout`` None: the masks go on from this process's own seeds)."""
     np.random.set_state(np_random)
     for layer, state in zip(getattr(model, "drop_layers", []), dropout or []):
         layer.rng.bit_generator.state = state
