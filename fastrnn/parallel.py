@@ -127,17 +127,19 @@ def rows(rank: int, size: int, batch_size: int) -> slice:
 
 
 POLL_S = 0.0002
-"""Seconds between the tests that advance an overlapped sum (MPICH progresses a
-non-blocking collective only inside MPI calls; sleeping between them costs no CPU)."""
+"""Seconds between the tests that advance an overlapped sum while the backward
+pass goes on (MPICH progresses a non-blocking collective only inside MPI calls;
+sleeping between them leaves the cores to the backward pass)."""
 
 
-def _wait(request, poll: bool) -> None:
-    """Wait for ``request``: testing it every ``POLL_S`` (``poll``), or in one call."""
-    if not poll:
-        request.Wait()
-        return
-    while not request.Test():
+def _wait(request, hurry) -> None:
+    """Wait for ``request``: in one call when ``hurry`` is None or set, else testing it
+    every ``POLL_S`` until it is done or ``hurry`` (a ``threading.Event``) is set."""
+    while hurry is not None and not hurry.is_set():
+        if request.Test():
+            return
         time.sleep(POLL_S)
+    request.Wait()
 
 
 def to_bf16(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -159,7 +161,7 @@ def from_bf16(h: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
-def _sum_bf16(comm, buf: np.ndarray, poll: bool) -> None:
+def _sum_bf16(comm, buf: np.ndarray, hurry) -> None:
     """``buf`` (float32) = the sum over the processes of each one's ``buf`` rounded to
     bfloat16: each process gets one chunk from every process (bfloat16), sums them
     in float32 in rank order and sends the sum back, rounded to bfloat16; every
@@ -173,21 +175,20 @@ def _sum_bf16(comm, buf: np.ndarray, poll: bool) -> None:
     send = np.zeros(n * chunk, np.uint16)
     to_bf16(buf, send[:buf.size])
     got = np.empty((n, chunk), np.uint16)
-    _wait(comm.Ialltoall([send, MPI.UINT16_T], [got, MPI.UINT16_T]), poll)
+    _wait(comm.Ialltoall([send, MPI.UINT16_T], [got, MPI.UINT16_T]), hurry)
     total = np.empty(chunk, np.uint16)
     sum_rounded(got, total)
     sums = np.empty(n * chunk, np.uint16)
-    _wait(comm.Iallgather([total, MPI.UINT16_T], [sums, MPI.UINT16_T]), poll)
+    _wait(comm.Iallgather([total, MPI.UINT16_T], [sums, MPI.UINT16_T]), hurry)
     from_bf16(sums[:buf.size], buf)
 
 
-def _sum_bucket(comm, grads: list, buffers: list, extra: tuple, dtype, poll: bool, bf16: bool = False) -> tuple:
+def _sum_bucket(comm, grads: list, buffers: list, extra: tuple, dtype, hurry=None, bf16: bool = False) -> tuple:
     """(summed grads, summed ``extra`` numbers, bytes of this process's part) of one bucket over
     ``comm``: dense grads summed in place, a ``fastrnn.sparse.RowGrad`` as the rows
     of every process's ids (a process adds zeros at the rows it lacks, as it would
     with the whole array, so the sum does not grow with the vocabulary).
-    ``buffers`` holds the bucket's buffer between steps; ``poll``: a non-blocking
-    sum, tested every ``POLL_S``; ``bf16``: the grads travel as bfloat16
+    ``buffers`` holds the bucket's buffer between steps; ``hurry``: see ``_wait``; ``bf16``: the grads travel as bfloat16
     (``_sum_bf16``), ``extra`` in float32 on its own."""
     from mpi4py import MPI
 
@@ -213,12 +214,12 @@ def _sum_bucket(comm, grads: list, buffers: list, extra: tuple, dtype, poll: boo
     buf[offset:] = extra
     if bf16:
         if offset:
-            _sum_bf16(comm, buf[:offset], poll)
+            _sum_bf16(comm, buf[:offset], hurry)
         if extra:
-            _wait(comm.Iallreduce(MPI.IN_PLACE, buf[offset:], op=MPI.SUM), poll)
+            _wait(comm.Iallreduce(MPI.IN_PLACE, buf[offset:], op=MPI.SUM), hurry)
         sent = offset * 2 + buf[offset:].nbytes
     else:
-        _wait(comm.Iallreduce(MPI.IN_PLACE, buf, op=MPI.SUM), poll)
+        _wait(comm.Iallreduce(MPI.IN_PLACE, buf, op=MPI.SUM), hurry)
         sent = buf.nbytes
     offset, out = 0, []
     for g, rows, n in zip(grads, shared, parts):
@@ -235,13 +236,14 @@ def _sum_bucket(comm, grads: list, buffers: list, extra: tuple, dtype, poll: boo
 class _Overlap:
     """A thread that sums buckets of grads in the order they come, on a communicator
     of its own, while the backward pass goes on (Numba's kernels and NumPy's
-    products release the GIL)."""
+    products release the GIL): testing the sums every ``POLL_S`` until ``hurry``
+    is set (the step waits for them), then waiting in MPI at full speed."""
 
     def __init__(self, comm):
         import queue
         import threading
 
-        self.comm, self.jobs = comm.Dup(), queue.Queue()
+        self.comm, self.jobs, self.hurry = comm.Dup(), queue.Queue(), threading.Event()
         threading.Thread(target=self._work, daemon=True, name="fastrnn-allreduce").start()
 
     def _work(self) -> None:
@@ -249,7 +251,7 @@ class _Overlap:
             job = self.jobs.get()
             try:
                 job["result"] = _sum_bucket(self.comm, job["grads"], job["buffers"], job["extra"],
-                                            job["dtype"], poll=True, bf16=job["bf16"])
+                                            job["dtype"], self.hurry, job["bf16"])
             except BaseException as e:  # raised again in the waiting thread
                 job["error"] = e
             job["done"].set()
@@ -314,10 +316,14 @@ class Reducer:
         rest = [g for g in grads if id(g) not in started]
         dtype = grads[0].dtype
         if self._overlap is None:
-            last = _sum_bucket(self.world.comm, rest, self._bucket_buffers(0), (loss, flag), dtype, False, self.bf16)
+            last = _sum_bucket(self.world.comm, rest, self._bucket_buffers(0), (loss, flag), dtype, None, self.bf16)
         else:
-            last = _Overlap.wait(self._overlap.start(rest, self._bucket_buffers(len(jobs)), dtype, self.bf16,
-                                                     (loss, flag)))
+            self._overlap.hurry.set()
+            try:
+                last = _Overlap.wait(self._overlap.start(rest, self._bucket_buffers(len(jobs)), dtype, self.bf16,
+                                                         (loss, flag)))
+            finally:
+                self._overlap.hurry.clear()
         summed, sent = {}, 0
         for job, (out, _, nbytes) in [(job, _Overlap.wait(job)) for job in jobs] + [({"grads": rest}, last)]:
             summed.update(zip(map(id, job["grads"]), out))

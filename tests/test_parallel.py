@@ -189,17 +189,18 @@ def _ranks(out) -> dict:
 
 
 @needs_mpi
-@pytest.mark.parametrize("victim", [0, 1])
-def test_a_rank_killed_mid_step_ends_the_job_and_the_run_resumes(tmp_path, victim):
+@pytest.mark.parametrize("victim, options", [(0, ("--overlap",)), (1, ("--no-overlap", "--head", "adaptive"))])
+def test_a_rank_killed_mid_step_ends_the_job_and_the_run_resumes(tmp_path, victim, options):
     """SIGKILL to one process of two while they train: mpiexec ends the job at once,
     saying so, with no process left; --resume under mpiexec then ends with the
-    params of an uninterrupted run."""
+    params of one process's uninterrupted run (a full head with overlapped sums,
+    an adaptive one without)."""
     files = markov_files(tmp_path, sizes=(40_000, 4_000, 4_000))
     args = ("train", *text_args(files, tmp_path / "cache"), *SMALL, "--epochs", 12, "--checkpoint-every", 3)
-    fastrnn(*args, "--out", tmp_path / "whole")
+    fastrnn(*args, *options[1:], "--out", tmp_path / "whole")
     out = tmp_path / "killed"
-    job = subprocess.Popen([MPIEXEC, "-n", "2", FASTRNN, *map(str, args), "--out", str(out)], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)
+    job = subprocess.Popen([MPIEXEC, "-n", "2", FASTRNN, *map(str, args), *options, "--out", str(out)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not (out / checkpoint.PREVIOUS).exists() or len(_ranks(out)) < 2:
         assert job.poll() is None and time.monotonic() < deadline, job.communicate()
