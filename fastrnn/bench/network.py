@@ -5,7 +5,8 @@ Two processes of one thread each (``mpiexec -n 2 fastrnn train --threads 1
 given speeds, in a private network namespace of this machine (root and
 ``unshare``; ``tc``'s token bucket on the loopback, whose one queue both
 directions share: a link of R is ``tbf rate 2R``).  MPICH takes TCP there
-when told ``MPIR_CVAR_NOLOCAL=1 MPIR_CVAR_CH4_NETMOD=ofi FI_PROVIDER=sockets``.
+when told ``MPIR_CVAR_NOLOCAL=1 MPIR_CVAR_CH4_NETMOD=ofi FI_PROVIDER=tcp`` (libfabric's
+maintained TCP provider; its older ``sockets`` one works too).
 Each line gives the median words/s of the report lines after the first two,
 its ratio to shared memory, the bytes each process sums a step and the seconds
 the update waited for the sums (``--log``'s ``allreduce_*_per_step``), with
