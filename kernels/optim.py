@@ -165,3 +165,10 @@ def adam_update(p, g, m, v, lr_t, beta1, beta2, eps):
         m[i] += (1 - beta1) * (g[i] - m[i])
         v[i] += (1 - beta2) * (g[i] * g[i] - v[i])
         p[i] -= lr_t * m[i] / (np.sqrt(v[i]) + eps)
+
+
+@njit(**PJIT)
+def running_mean(avg, p, w):
+    """avg += (p - avg) * w, in place (w = 1/k for the k-th term of a running mean)."""
+    for i in prange(avg.size):
+        avg[i] += (p[i] - avg[i]) * w

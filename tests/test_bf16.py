@@ -347,7 +347,7 @@ def test_command_line_trains_resumes_and_evaluates_in_bf16(tmp_path):
     changed = fastrnn("train", "--resume", tmp_path / "half", "--precision", "fp32", "--epochs", 3, check=False)
     assert changed.returncode == 2 and changed.stderr.strip().splitlines() == [
         f"fastrnn train: error: --precision cannot change when resuming: the run in {tmp_path / 'half'} keeps its "
-        "settings (only --epochs, --cache-dir and --overlap may change)"]
+        "settings (only --epochs, --max-words, --max-time, --cache-dir and --overlap may change)"]
     bad = fastrnn("train", "--precision", "fp16", check=False)
     assert bad.returncode == 2 and "invalid choice: 'fp16'" in bad.stderr
 

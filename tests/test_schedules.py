@@ -93,11 +93,12 @@ def test_adam_killed_and_resumed_is_bit_identical(tmp_path):
     (("--lr-decay", "1"), "argument --lr-decay: expected a number > 1, got 1"),
     (("--patience", "0"), "argument --patience: expected an integer >= 1, got 0"),
     (("--min-lr", "nan"), "argument --min-lr: expected a finite number >= 0, got nan"),
-    (("--lr-schedule", "cosine"), "argument --lr-schedule: invalid choice: 'cosine'"),
+    (("--lr-schedule", "exponential"), "argument --lr-schedule: invalid choice: 'exponential'"),
     (("--lr-schedule", "plateau", "--train-file", "{train}"), "--lr-schedule plateau needs --valid-file"),
     (("--lr-decay", "2"), "--lr-decay applies to --lr-schedule plateau and step only; this run's schedule is none "
                           "(the default of --model rnnlm)"),
-    (("--model", "simple", "--min-lr", "0.1"), "--min-lr applies to --lr-schedule plateau and step only"),
+    (("--model", "simple", "--min-lr", "0.1"), "--min-lr applies to --lr-schedule plateau, step, linear and cosine "
+                                                    "only"),
     (("--lr-schedule", "none", "--model", "better", "--patience", "2"), "--patience applies to --lr-schedule "
                                                                            "plateau only; this run's schedule is none"),
     (("--lr-schedule", "step", "--patience", "2"), "--patience applies to --lr-schedule plateau only; this run's "

@@ -57,6 +57,23 @@ probability = number(lambda x: 0 < x <= 1, "a number in (0, 1]")
 above_one = number(lambda x: 1 < x < np.inf, "a number > 1")
 
 
+_DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0}
+
+
+def duration(text: str) -> float:
+    """Seconds of a duration: ``5400``, ``90s``, ``45m``, ``2h``, ``1h30m``, ``1.5h``;
+    above 0."""
+    import re
+
+    parts = re.fullmatch(r"\s*(?:(\d+(?:\.\d*)?)h)?(?:(\d+(?:\.\d*)?)m)?(?:(\d+(?:\.\d*)?)s?)?\s*", text.lower())
+    if not text.strip() or parts is None or not any(parts.groups()):
+        raise argparse.ArgumentTypeError(f"expected a duration such as 45m, 2h, 1h30m or 5400 (seconds), got {text!r}")
+    seconds = sum(float(v) * unit for v, unit in zip(parts.groups(), _DURATION_UNITS.values()) if v)
+    if not 0 < seconds < np.inf:
+        raise argparse.ArgumentTypeError(f"expected a duration above 0, got {text}")
+    return seconds
+
+
 def cutoffs(text: str) -> list:
     try:
         values = [int(c) for c in text.split(",")]

@@ -12,17 +12,18 @@ from pathlib import Path
 from ..kernels.bf16 import engine
 from ..kernels.gemm import BF16
 from ..optimizer import BY_NAME as OPTIMIZERS
-from ..training.config import DEFAULT_MODEL, KEYS, PRESETS, SECTIONS, Preset, RunConfig
+from ..training.config import BUDGET_SCHEDULE, DEFAULT_MODEL, KEYS, PRESETS, SECTIONS, Preset, RunConfig
 from ..training.evaluation import bits
 from .files import absolute, writable_dir
-from .options import (SEED, UserError, above_one, cutoffs, error, fraction, int_at_least, non_negative_float,
-                      positive_float)
+from .options import (SEED, UserError, above_one, cutoffs, duration, error, fraction, int_at_least,
+                      non_negative_float, positive_float)
 
-RESUMABLE = ("epochs", "cache_dir", "overlap")
+RESUMABLE = ("epochs", "max_words", "max_time", "cache_dir", "overlap")
 """Settings a resumed run may change."""
 
 
-UNUSED_OPTIONS = {"none": ("lr_decay", "patience", "min_lr"), "plateau": (), "step": ("patience",)}
+UNUSED_OPTIONS = {"none": ("lr_decay", "patience", "min_lr"), "plateau": (), "step": ("patience",),
+                  "linear": ("lr_decay", "patience"), "cosine": ("lr_decay", "patience")}
 """The schedule options each --lr-schedule has no use for (refused when given)."""
 
 
@@ -44,7 +45,15 @@ def add_parser(sub) -> None:
     train.add_argument("--model", choices=list(PRESETS), default=None,
                        help="simple: SimpleRnnlm (RNN); rnnlm: Rnnlm (LSTM, the default); better: BetterRnnlm "
                             "(2 LSTM layers, dropout, weight tying; lr /4 when validation stops improving)")
-    train.add_argument("--epochs", type=int_at_least(1))
+    train.add_argument("--epochs", type=int_at_least(1), help="passes over the training text (the first of "
+                       "--epochs, --max-words and --max-time reached ends the run)")
+    train.add_argument("--max-words", type=int_at_least(1), metavar="N",
+                       help="train N words at most (whole steps), then evaluate and keep the params as at an epoch's "
+                            "end; resume with a larger N to go on")
+    train.add_argument("--max-time", type=duration, metavar="DURATION",
+                       help="train for this long at most, evaluations included (45m, 2h, 1h30m, or seconds): "
+                            "turned into a number of steps early in the run (logged and kept, so a resumed run "
+                            "follows the same schedule); resume with a larger one to go on")
     train.add_argument("--batch-size", type=int_at_least(1), help="rows of a batch (over all processes)")
     train.add_argument("--time-size", type=int_at_least(1))
     train.add_argument("--wordvec-size", type=int_at_least(1))
@@ -69,15 +78,26 @@ def add_parser(sub) -> None:
     opt.add_argument("--optimizer", choices=list(OPTIMIZERS), help="the update (default sgd, the book's)")
     opt.add_argument("--weight-decay", type=non_negative_float, help="adds W x param to each gradient after "
                                                                      "clipping (L2; default 0)")
-    opt.add_argument("--lr-schedule", choices=["none", "plateau", "step"],
+    opt.add_argument("--lr-schedule", choices=["none", "plateau", "step", "linear", "cosine"],
                      help="none: a constant lr (simple, rnnlm); plateau: validate after every epoch, keep the best "
                           "params, and divide lr by --lr-decay after --patience epochs without improvement (better); "
-                          "step: divide lr by --lr-decay after every epoch")
+                          "step: divide lr by --lr-decay after every epoch; linear, cosine: from lr down to --min-lr "
+                          "over the run's steps (its epochs, --max-words or --max-time), step by step; with "
+                          "--max-words or --max-time, better's default is " + BUDGET_SCHEDULE)
     opt.add_argument("--lr-decay", type=above_one, help="what lr is divided by (default 4)")
     opt.add_argument("--patience", type=int_at_least(1), help="plateau: epochs without improvement before lr drops "
                                                                 "(default 1)")
-    opt.add_argument("--min-lr", type=non_negative_float, help="stop early once lr falls below this (default 0: "
-                                                               "never)")
+    opt.add_argument("--average", choices=["none", "ntasgd", "tail"],
+                     help="evaluate and keep an average of the params over the last steps: ntasgd starts it when the "
+                          "validation perplexity (checked after every epoch) is worse than the best before the last "
+                          "--nonmono checks (Merity et al.'s NT-ASGD); tail at --average-from of the run's steps "
+                          "(default none)")
+    opt.add_argument("--nonmono", type=int_at_least(1), help="ntasgd: the checks a worse one is compared past "
+                                                             "(default 5)")
+    opt.add_argument("--average-from", type=fraction, metavar="F", help="tail: the share of the run's steps (its "
+                     "epochs, --max-words or --max-time) after which averaging starts (default 0.75)")
+    opt.add_argument("--min-lr", type=non_negative_float, help="plateau, step: stop early once lr falls below this "
+                                                               "(default 0: never); linear, cosine: the last lr")
     head = train.add_argument_group("output layer")
     head.add_argument("--head", choices=["full", "adaptive"], help="full: the reference's softmax over every word "
                       "(the default); adaptive: an adaptive softmax, whose cost does not grow with the vocabulary")
@@ -142,6 +162,10 @@ def config_of(args) -> RunConfig:
     model = args.model or DEFAULT_MODEL
     c = RunConfig.of(model, _given(args))
     m, d, sch = c.model, c.data, c.schedule
+    budget = sch.max_time is not None or sch.max_words is not None
+    if budget and args.lr_schedule is None and sch.lr_schedule == "plateau":
+        c = c.with_changes(lr_schedule=BUDGET_SCHEDULE)
+        m, d, sch = c.model, c.data, c.schedule
     if m.head != "adaptive" and (m.cutoffs is not None or m.div_value is not None):
         raise UserError("--cutoffs and --div-value apply to --head adaptive only")
     if m.tied and m.wordvec_size != m.hidden_size:
@@ -154,9 +178,16 @@ def config_of(args) -> RunConfig:
     unused = [k for k in UNUSED_OPTIONS[sch.lr_schedule] if getattr(args, k, None) is not None]
     if unused:
         uses = [n for n, opts in UNUSED_OPTIONS.items() if unused[0] not in opts]
-        raise UserError(f"--{unused[0].replace('_', '-')} applies to --lr-schedule {' and '.join(uses)} only; this "
+        listed = " and ".join([", ".join(uses[:-1]), uses[-1]] if len(uses) > 1 else uses)
+        raise UserError(f"--{unused[0].replace('_', '-')} applies to --lr-schedule {listed} only; this "
                         f"run's schedule is {sch.lr_schedule}"
-                        + (" (the default of --model " + model + ")" if args.lr_schedule is None else ""))
+                        + (f" (the default of --model {model}{' with a budget' if budget else ''})"
+                           if args.lr_schedule is None else ""))
+    for key, kind in (("nonmono", "ntasgd"), ("average_from", "tail")):
+        if getattr(args, key) is not None and sch.average != kind:
+            raise UserError(f"--{key.replace('_', '-')} applies to --average {kind} only; this run's is {sch.average}")
+    if sch.average == "ntasgd" and d.train_file is not None and d.valid_file is None:
+        raise UserError("--average ntasgd needs --valid-file: it starts when the validation perplexity stops improving")
     if sch.lr_schedule == "plateau" and d.train_file is not None and d.valid_file is None:
         raise UserError(("--model better" if args.lr_schedule is None else "--lr-schedule plateau")
                         + " needs --valid-file: its learning rate follows the validation perplexity")
@@ -186,7 +217,8 @@ def resume_config(args) -> tuple:
     fixed = [k for k in given if k not in RESUMABLE and given[k] != stored[k]]
     if fixed:
         raise UserError(f"--{fixed[0].replace('_', '-')} cannot change when resuming: the run in {args.resume} "
-                        f"keeps its settings (only --epochs, --cache-dir and --overlap may change)")
+                        f"keeps its settings (only --epochs, --max-words, --max-time, --cache-dir and --overlap "
+                        "may change)")
     return config.with_changes(**{k: v for k, v in given.items() if k in RESUMABLE}), resumed, note
 
 
@@ -278,8 +310,9 @@ def _resume(run, resumed, where) -> bool:
     except params_file.ParamsError as e:
         raise UserError(f"--resume {where}: {e}") from None
     p, epochs = run.progress, run.config.schedule.epochs
-    if p.finished and p.epoch >= epochs:
-        run.say(f"the run in {where} is complete ({p.epoch} epochs); --epochs N goes on to epoch N")
+    if p.finished and (p.epoch >= epochs or run.budget_spent()):
+        run.say(f"the run in {where} is complete ({p.epoch} epochs, {p.done:,} steps); a larger --epochs, "
+                "--max-words or --max-time goes on")
         return False
     p.finished = False  # it goes on: its checkpoints until the end are of a run that can be resumed
     reached = p.epoch + (p.iteration > 0)
@@ -360,14 +393,25 @@ def _describe_run(run, world) -> str:
     m, o = c.model, c.optim
     threads = _threads()
     return (f"{describe(model)} on {corpus.name} ({len(corpus.train):,} {UNITS[c.data.tokens]}, vocabulary "
-            f"{len(corpus.words):,}): {c.schedule.epochs} epochs of {run.iters_per_epoch} iterations, batch "
+            f"{len(corpus.words):,}): {c.schedule.epochs} epochs of {run.iters_per_epoch} iterations"
+            + "".join(f", at most {v}" for v in _budget_text(c.schedule)) + ", batch "
             f"{o.batch_size}" + (f" over {world.size} processes ({threads} thread{'s' if threads > 1 else ''} each)"
                                  if world.size > 1 else "")
-            + f", {o.time_size} steps, D={m.wordvec_size}, H={m.hidden_size}, lr {run.optimizer.lr:g}, "
+            + f", {o.time_size} steps, D={m.wordvec_size}, H={m.hidden_size}, lr {run.optimizer.lr:g} "
+            f"({c.schedule.lr_schedule} schedule), "
             f"max_grad {o.max_grad}" + (f", dropout {m.dropout}" if m.model == "better" else "")
             + (f", adaptive softmax (cutoffs {','.join(map(str, model.loss_layer.cutoffs))}, div value "
                f"{m.div_value:g})" if m.head == "adaptive" else "")
             + (f", precision bf16 ({engine()})" if m.precision == "bf16" else ""))
+
+
+def _budget_text(schedule) -> list:
+    """The budget's limits, as words."""
+    texts = [] if schedule.max_words is None else [f"{schedule.max_words:,} words"]
+    if schedule.max_time is not None:
+        minutes, seconds = divmod(round(schedule.max_time), 60)
+        texts.append(f"{minutes} min {seconds} s" if minutes else f"{seconds} s")
+    return texts
 
 
 def describe(model) -> str:

@@ -7,12 +7,13 @@ names: it composes the state each part of a run gives (``RunState``) into the
 file and takes it apart again.
 
 Arrays: ``state_<layer>_<name>`` (a carried hidden state, every process's rows),
-``best_<i>`` (the schedule's best params), ``optimizer_<slot>_<param>``,
+``best_<i>`` (the schedule's best params), ``average_<i>`` (the params' average,
+``fastrnn.training.average``), ``optimizer_<slot>_<param>``,
 ``np_random_keys``, and the model's own entries (an adaptive head's settings and
 word order, a custom model's structure).  The document holds the settings, the
 corpus's fingerprint, the number of processes, the position, the learning rate,
-the schedule's and the report's numbers, the generators' other state and
-``finished``.
+the schedule's and the report's numbers, the generators' other state,
+``finished`` and the steps a time budget allows (``fastrnn.training.budget``).
 
 It is written atomically (temporary file, fsync, rename), so a crash at any
 moment leaves the previous checkpoint or the new one, never a broken file; the
@@ -57,6 +58,8 @@ class RunState:
     dropout: list
     """Each process's dropout generators' states."""
     entries: dict
+    average: dict
+    """``Average.state_dict``: count, start, checks and arrays (None before it starts)."""
 
 
 @dataclass
@@ -80,14 +83,17 @@ def _document(state: RunState) -> dict:
             "best_ppl": None if math.isinf(sch["best_ppl"]) else sch["best_ppl"], **{k: sch[k] for k in _SCHEDULE},
             "ppl_list": p["ppl_list"], "report": {k: p[k] for k in _REPORT}, "elapsed_s": p["elapsed_s"],
             "log_offset": p["log_offset"], "np_random": [key, pos, has_gauss, gauss], "dropout": state.dropout,
-            "finished": p["finished"], "optimizer": {"iter": state.optimizer["iter"]}}
+            "finished": p["finished"], "optimizer": {"iter": state.optimizer["iter"]},
+            "budget": {"steps": p["budget_steps"], "time": p["budget_time"]},
+            "average": {k: state.average[k] for k in ("count", "start", "checks")}}
 
 
 def _arrays(state: RunState) -> dict:
     return {**{f"state_{k}_{name}": a for (k, name), a in state.hidden.items()},
             "np_random_keys": state.np_random[1], **state.entries,
             **{f"optimizer_{j}_{i}": a for j, slot in enumerate(state.optimizer["slots"]) for i, a in enumerate(slot)},
-            **{f"best_{i}": b for i, b in enumerate(state.schedule["best"] or [])}}
+            **{f"best_{i}": b for i, b in enumerate(state.schedule["best"] or [])},
+            **{f"average_{i}": a for i, a in enumerate(state.average["arrays"] or [])}}
 
 
 def save(directory, model: str, params, words, state: RunState) -> None:
@@ -116,9 +122,12 @@ def _state(run: dict, arrays: dict) -> RunState:
     lacks some numbers: they take their start values."""
     slots = _numbered(arrays, r"optimizer_(\d+)_(\d+)")
     best = list(_numbered(arrays, r"best_(\d+)").values())
+    average = {"count": 0, "start": None, "checks": [], **run.get("average", {}),
+               "arrays": list(_numbered(arrays, r"average_(\d+)").values()) or None}
     report = {"norm_sum": 0.0, **run["report"]}
     progress = {**run["position"], **report, "ppl_list": run["ppl_list"], "elapsed_s": run.get("elapsed_s", 0.0),
-                "log_offset": run.get("log_offset") or 0, "finished": run["finished"]}
+                "log_offset": run.get("log_offset") or 0, "finished": run["finished"],
+                "budget_steps": run.get("budget", {}).get("steps"), "budget_time": run.get("budget", {}).get("time")}
     schedule = {"best_ppl": math.inf if run["best_ppl"] is None else run["best_ppl"], "valid_ppls": run["valid_ppls"],
                 "bad_epochs": run.get("bad_epochs", 0), "stopped_early": run.get("stopped_early", False),
                 "best": best or None}
@@ -126,11 +135,11 @@ def _state(run: dict, arrays: dict) -> RunState:
                  "slots": [[a for (j, _), a in slots.items() if j == n] for n in range(1 + max((j for j, _ in slots),
                                                                                            default=-1))]}
     key, pos, has_gauss, gauss = run["np_random"]
-    entries = {k: a for k, a in arrays.items() if not re.fullmatch(r"(state_\d+_.+|best_\d+|optimizer_\d+_\d+|"
-                                                                    r"np_random_keys)", k)}
+    entries = {k: a for k, a in arrays.items() if not re.fullmatch(r"(state_\d+_.+|best_\d+|average_\d+|"
+                                                                    r"optimizer_\d+_\d+|np_random_keys)", k)}
     return RunState(run["settings"], run["corpus"], run["processes"], progress, optimizer, schedule,
                     _numbered(arrays, r"state_(\d+)_(.+)"), (key, arrays["np_random_keys"], pos, has_gauss, gauss),
-                    run["dropout"], entries)
+                    run["dropout"], entries, average)
 
 
 def load(path) -> Checkpoint:

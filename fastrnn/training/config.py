@@ -35,6 +35,11 @@ PRESETS = {
 }
 """The presets: the book's chapter-5 (SimpleRnnlm, Rnnlm) and chapter-6 (BetterRnnlm) settings."""
 DEFAULT_MODEL = "rnnlm"
+BUDGET_SCHEDULE = "cosine"
+"""The schedule of a preset whose own is "plateau" when a budget (``--max-time``,
+``--max-words``) is given and ``--lr-schedule`` is not: a plateau decays only
+after whole epochs without improvement, which a budget of a few epochs never
+reaches, while a cosine decay spends the budget's last steps at small rates."""
 
 
 @dataclass
@@ -93,14 +98,25 @@ class OptimConfig:
 
 @dataclass
 class ScheduleConfig:
-    """How long the run is and how its learning rate moves between epochs (``fastrnn.training.schedule``)."""
+    """How long the run is (its first limit reached ends it) and how its learning rate
+    moves (``fastrnn.training.schedule``)."""
 
     epochs: int = 4
     max_iters: int | None = None
+    max_words: int | None = None
+    """Words of training at most (whole steps: the first step that reaches it is the last)."""
+    max_time: float | None = None
+    """Seconds of training at most, evaluations included (``fastrnn.training.budget``)."""
     lr_schedule: str = "none"
     lr_decay: float = 4.0
     patience: int = 1
     min_lr: float = 0.0
+    average: str = "none"
+    """Evaluate and keep an average of the params: "none", "ntasgd" or "tail" (``fastrnn.training.average``)."""
+    nonmono: int = 5
+    """ntasgd: the validation checks a worse one is compared past."""
+    average_from: float = 0.75
+    """tail: the share of the run's steps after which averaging starts."""
 
 
 @dataclass

@@ -1,15 +1,22 @@
-"""The learning rate between epochs of ``fastrnn train``, and when to stop early.
+"""The learning rate of ``fastrnn train``'s steps, and when to stop early.
 
 ``kind`` "none" keeps the rate; "step" divides it by ``decay`` after every
 epoch; "plateau" (``better``'s, the book's) validates after every epoch,
 keeps the best params, and divides the rate by ``decay`` after ``patience``
-epochs without improvement.  A rate below ``min_lr`` stops the run early.
+epochs without improvement; a rate below ``min_lr`` then stops the run early.
+"linear" and "cosine" move the rate step by step from the run's rate down to
+``min_lr`` over its steps (``fastrnn.training.budget``): the rate stays for the
+first ``PLAN_AT`` steps (a time budget is turned into steps there), then falls
+linearly, or as half a cosine, to reach ``min_lr`` after the last step.
 """
 from __future__ import annotations
 
 import math
 
-KINDS = ("none", "plateau", "step")
+from .budget import PLAN_AT
+
+KINDS = ("none", "plateau", "step", "linear", "cosine")
+BY_STEP = ("linear", "cosine")
 
 
 class Schedule:
@@ -23,6 +30,15 @@ class Schedule:
         self.best_ppl, self.best, self.valid_ppls = math.inf, None, []
         self.bad_epochs, self.stopped_early = 0, False
 
+    def lr_at(self, lr: float, done: int, total: float) -> float:
+        """The rate of the step after ``done`` of ``total`` steps, from the run's ``lr``
+        (``BY_STEP`` kinds; the others keep ``lr`` within an epoch)."""
+        if self.kind not in BY_STEP or done < PLAN_AT or not math.isfinite(total) or total <= PLAN_AT:
+            return lr
+        f = (done - PLAN_AT) / (total - PLAN_AT)
+        fall = 1 - f if self.kind == "linear" else (1 + math.cos(math.pi * f)) / 2
+        return self.min_lr + (lr - self.min_lr) * fall
+
     @property
     def validates(self) -> bool:
         """Whether an epoch ends with a validation (``after_epoch`` then takes its perplexity)."""
@@ -32,11 +48,10 @@ class Schedule:
         """(the next epoch's lr, whether ``params`` are the best so far, copied)."""
         if self.kind == "step":
             return lr / self.decay, False
-        if self.kind == "none":
+        if self.kind in ("none", *BY_STEP):
             return lr, False
-        self.valid_ppls.append(ppl)
-        if ppl < self.best_ppl:
-            self.best_ppl, self.best, self.bad_epochs = ppl, [p.copy() for p in params], 0
+        if self.consider(ppl, params):
+            self.bad_epochs = 0
             return lr, True
         self.bad_epochs += 1
         if self.bad_epochs >= self.patience:
@@ -44,9 +59,17 @@ class Schedule:
             return lr / self.decay, False
         return lr, False
 
+    def consider(self, ppl: float, params: list) -> bool:
+        """Note a validation perplexity of ``params``; whether they are the best so far (then kept, copied)."""
+        self.valid_ppls.append(ppl)
+        if ppl < self.best_ppl:
+            self.best_ppl, self.best = ppl, [p.copy() for p in params]
+            return True
+        return False
+
     def stops(self, lr: float) -> bool:
         """Whether ``lr`` is below the least the run trains with (then it stops early)."""
-        self.stopped_early = self.stopped_early or lr < self.min_lr
+        self.stopped_early = self.stopped_early or (self.kind not in BY_STEP and lr < self.min_lr)
         return self.stopped_early
 
     def state_dict(self) -> dict:

@@ -19,7 +19,9 @@ class Progress:
     """Where a run is: ``epoch`` (done), ``iteration`` (of the epoch in progress),
     ``time_idx`` (the batches' time index), ``done`` (steps in all); the report's
     sums since its last line and every line's perplexity (``ppl_list``);
-    seconds of training before this process; the log's length; ``finished``."""
+    seconds of training before this process; the log's length; ``finished``;
+    the steps a time budget of ``budget_time`` seconds allows, once planned
+    (``fastrnn.training.budget``)."""
 
     epoch: int = 0
     iteration: int = 0
@@ -32,6 +34,8 @@ class Progress:
     elapsed_s: float = 0.0
     log_offset: int = 0
     finished: bool = False
+    budget_steps: int | None = None
+    budget_time: float | None = None
 
     def add_step(self, loss: float, grad_norm: float) -> None:
         self.done += 1

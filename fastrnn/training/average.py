@@ -1,0 +1,82 @@
+"""The average of the params over a run's last steps, which its evaluations and
+kept params then use (``--average``).
+
+"ntasgd" is the non-monotonically triggered averaged SGD of Merity et al.
+(2017): averaging starts after the validation check at which the perplexity
+is worse than the best of the checks before the last ``nonmono`` ones.  "tail"
+starts at a share (``average_from``) of the run's steps, from its epochs or
+budget.  Once started, after every step, ``avg += (param - avg) / k`` in
+float32 for the k-th averaged step: the same sequence of roundings in every
+process and after a resume (the average and k are in the checkpoint); (1/k) is rounded
+to float32 first (``kernels.optim.running_mean``).
+"""
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+
+import numpy as np
+
+from ..kernels.optim import running_mean
+
+KINDS = ("none", "ntasgd", "tail")
+
+
+class Average:
+    """The running average of ``params`` of one run (``kind``, ``nonmono``, ``start_share``)."""
+
+    def __init__(self, kind: str, nonmono: int, start_share: float):
+        self.kind, self.nonmono, self.start_share = kind, nonmono, start_share
+        self.arrays, self.count, self.start = None, 0, None
+        self.checks = []
+        """Every validation perplexity so far (ntasgd's trigger)."""
+
+    @property
+    def active(self) -> bool:
+        return self.arrays is not None
+
+    def starts_now(self, done: int, total: float) -> bool:
+        """Whether averaging starts with the params after ``done`` of ``total`` steps:
+        "tail" at its share of ``total``; "ntasgd" right after a check (``checks``,
+        the last one just made) worse than the best before the last ``nonmono``."""
+        if self.active or self.kind == "none":
+            return False
+        if self.kind == "tail":
+            return math.isfinite(total) and done >= math.ceil(self.start_share * total)
+        n = self.nonmono
+        return len(self.checks) > n and self.checks[-1] > min(self.checks[:-n])
+
+    def begin(self, done: int, params: list) -> None:
+        self.arrays, self.count, self.start = [p.copy() for p in params], 1, done
+
+    def add(self, params: list) -> None:
+        """Take the params after another step into the average."""
+        self.count += 1
+        for a, p in zip(self.arrays, params):
+            running_mean(a.reshape(-1), np.ascontiguousarray(p).reshape(-1), np.float32(1 / self.count))
+
+    def kept(self, params: list) -> list:
+        """The params a run evaluates and keeps: the average once started."""
+        return self.arrays if self.active else params
+
+    @contextmanager
+    def in_place_of(self, params: list):
+        """The average written into ``params`` for the block, the params restored after."""
+        if not self.active:
+            yield
+            return
+        saved = [p.copy() for p in params]
+        for p, a in zip(params, self.arrays):
+            p[...] = a
+        try:
+            yield
+        finally:
+            for p, s in zip(params, saved):
+                p[...] = s
+
+    def state_dict(self) -> dict:
+        return {"count": self.count, "start": self.start, "checks": self.checks, "arrays": self.arrays}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.count, self.start, self.checks = state["count"], state["start"], list(state["checks"])
+        self.arrays = None if state["arrays"] is None else [a.copy() for a in state["arrays"]]
