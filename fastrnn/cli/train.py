@@ -397,8 +397,8 @@ def _describe_run(run, world) -> str:
             + "".join(f", at most {v}" for v in _budget_text(c.schedule)) + ", batch "
             f"{o.batch_size}" + (f" over {world.size} processes ({threads} thread{'s' if threads > 1 else ''} each)"
                                  if world.size > 1 else "")
-            + f", {o.time_size} steps, D={m.wordvec_size}, H={m.hidden_size}, lr {run.optimizer.lr:g} "
-            f"({c.schedule.lr_schedule} schedule), "
+            + f", {o.time_size} steps, D={m.wordvec_size}, H={m.hidden_size}, lr {run.optimizer.lr:g}, "
+            f"{c.schedule.lr_schedule} schedule, "
             f"max_grad {o.max_grad}" + (f", dropout {m.dropout}" if m.model == "better" else "")
             + (f", adaptive softmax (cutoffs {','.join(map(str, model.loss_layer.cutoffs))}, div value "
                f"{m.div_value:g})" if m.head == "adaptive" else "")
