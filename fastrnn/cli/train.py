@@ -12,7 +12,7 @@ from pathlib import Path
 from ..kernels.bf16 import engine
 from ..kernels.gemm import BF16
 from ..optimizer import BY_NAME as OPTIMIZERS
-from ..training.config import BUDGET_SCHEDULE, DEFAULT_MODEL, KEYS, PRESETS, SECTIONS, Preset, RunConfig
+from ..training.config import DEFAULT_MODEL, KEYS, PRESETS, SECTIONS, Preset, RunConfig
 from ..training.evaluation import bits
 from .files import absolute, writable_dir
 from .options import (SEED, UserError, above_one, cutoffs, duration, error, fraction, int_at_least,
@@ -82,8 +82,7 @@ def add_parser(sub) -> None:
                      help="none: a constant lr (simple, rnnlm); plateau: validate after every epoch, keep the best "
                           "params, and divide lr by --lr-decay after --patience epochs without improvement (better); "
                           "step: divide lr by --lr-decay after every epoch; linear, cosine: from lr down to --min-lr "
-                          "over the run's steps (its epochs, --max-words or --max-time), step by step; with "
-                          "--max-words or --max-time, better's default is " + BUDGET_SCHEDULE)
+                          "over the run's steps (its epochs, --max-words or --max-time), step by step")
     opt.add_argument("--lr-decay", type=above_one, help="what lr is divided by (default 4)")
     opt.add_argument("--patience", type=int_at_least(1), help="plateau: epochs without improvement before lr drops "
                                                                 "(default 1)")
@@ -162,10 +161,6 @@ def config_of(args) -> RunConfig:
     model = args.model or DEFAULT_MODEL
     c = RunConfig.of(model, _given(args))
     m, d, sch = c.model, c.data, c.schedule
-    budget = sch.max_time is not None or sch.max_words is not None
-    if budget and args.lr_schedule is None and sch.lr_schedule == "plateau":
-        c = c.with_changes(lr_schedule=BUDGET_SCHEDULE)
-        m, d, sch = c.model, c.data, c.schedule
     if m.head != "adaptive" and (m.cutoffs is not None or m.div_value is not None):
         raise UserError("--cutoffs and --div-value apply to --head adaptive only")
     if m.tied and m.wordvec_size != m.hidden_size:
@@ -181,8 +176,7 @@ def config_of(args) -> RunConfig:
         listed = " and ".join([", ".join(uses[:-1]), uses[-1]] if len(uses) > 1 else uses)
         raise UserError(f"--{unused[0].replace('_', '-')} applies to --lr-schedule {listed} only; this "
                         f"run's schedule is {sch.lr_schedule}"
-                        + (f" (the default of --model {model}{' with a budget' if budget else ''})"
-                           if args.lr_schedule is None else ""))
+                        + (" (the default of --model " + model + ")" if args.lr_schedule is None else ""))
     for key, kind in (("nonmono", "ntasgd"), ("average_from", "tail")):
         if getattr(args, key) is not None and sch.average != kind:
             raise UserError(f"--{key.replace('_', '-')} applies to --average {kind} only; this run's is {sch.average}")

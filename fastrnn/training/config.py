@@ -35,11 +35,6 @@ PRESETS = {
 }
 """The presets: the book's chapter-5 (SimpleRnnlm, Rnnlm) and chapter-6 (BetterRnnlm) settings."""
 DEFAULT_MODEL = "rnnlm"
-BUDGET_SCHEDULE = "cosine"
-"""The schedule of a preset whose own is "plateau" when a budget (``--max-time``,
-``--max-words``) is given and ``--lr-schedule`` is not: a plateau decays only
-after whole epochs without improvement, which a budget of a few epochs never
-reaches, while a cosine decay spends the budget's last steps at small rates."""
 
 
 @dataclass
