@@ -186,7 +186,7 @@ def read_reference_pickle(path) -> list:
         if "refused" in str(e):
             raise
         raise ParamsError(f"{path} is not a readable params pickle ({e})") from None
-    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, MemoryError) as e:
+    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, MemoryError, OverflowError) as e:
         raise ParamsError(f"{path} is not a readable params pickle (truncated or damaged: "
                           f"{type(e).__name__})") from None
     if not isinstance(arrays, (list, tuple)) or not all(isinstance(a, np.ndarray) for a in arrays):
