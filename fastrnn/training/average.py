@@ -22,14 +22,30 @@ from ..kernels.optim import running_mean
 KINDS = ("none", "ntasgd", "tail")
 
 
+def _aliases(params: list) -> list:
+    """For each param, None, or ``(j, transposed)`` when it is ``params[j]`` itself or
+    its transpose (a tied output weight's view of the embedding)."""
+    def layout(a):
+        return a.ctypes.data, a.shape, a.strides
+
+    found = []
+    for i, p in enumerate(params):
+        found.append(next(((j, layout(p) != layout(q)) for j, q in enumerate(params[:i])
+                           if layout(q) in (layout(p), layout(p.T))), None))
+    return found
+
+
 class Average:
-    """The running average of ``params`` of one run (``kind``, ``nonmono``, ``start_share``)."""
+    """The running average of ``params`` of one run (``kind``, ``nonmono``, ``start_share``).
+    A param that is another's view (``_aliases``) gets the view of that one's average."""
 
     def __init__(self, kind: str, nonmono: int, start_share: float):
         self.kind, self.nonmono, self.start_share = kind, nonmono, start_share
         self.arrays, self.count, self.start = None, 0, None
         self.checks = []
         """Every validation perplexity so far (ntasgd's trigger)."""
+        self._owners = []
+        """Indices of the params that are no other's view: the ones averaged and written."""
 
     @property
     def active(self) -> bool:
@@ -46,14 +62,27 @@ class Average:
         n = self.nonmono
         return len(self.checks) > n and self.checks[-1] > min(self.checks[:-n])
 
+    def _hold(self, arrays: list, params: list) -> None:
+        """Keep copies of ``arrays`` (aligned with ``params``) as the average, views where the params are views."""
+        self.arrays, self._owners = [], []
+        for i, (a, alias) in enumerate(zip(arrays, _aliases(params))):
+            if alias is None:
+                self.arrays.append(np.array(a, copy=True))
+                self._owners.append(i)
+            else:
+                j, transposed = alias
+                self.arrays.append(self.arrays[j].T if transposed else self.arrays[j])
+
     def begin(self, done: int, params: list) -> None:
-        self.arrays, self.count, self.start = [p.copy() for p in params], 1, done
+        self._hold(params, params)
+        self.count, self.start = 1, done
 
     def add(self, params: list) -> None:
         """Take the params after another step into the average."""
         self.count += 1
-        for a, p in zip(self.arrays, params):
-            running_mean(a.reshape(-1), np.ascontiguousarray(p).reshape(-1), np.float32(1 / self.count))
+        w = np.float32(1 / self.count)
+        for i in self._owners:
+            running_mean(self.arrays[i].reshape(-1), np.ascontiguousarray(params[i]).reshape(-1), w)
 
     def kept(self, params: list) -> list:
         """The params a run evaluates and keeps: the average once started."""
@@ -65,18 +94,22 @@ class Average:
         if not self.active:
             yield
             return
-        saved = [p.copy() for p in params]
-        for p, a in zip(params, self.arrays):
-            p[...] = a
+        saved = {i: params[i].copy() for i in self._owners}
+        for i in self._owners:
+            params[i][...] = self.arrays[i]
         try:
             yield
         finally:
-            for p, s in zip(params, saved):
-                p[...] = s
+            for i, s in saved.items():
+                params[i][...] = s
 
     def state_dict(self) -> dict:
         return {"count": self.count, "start": self.start, "checks": self.checks, "arrays": self.arrays}
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict, params: list) -> None:
+        """Take back ``state_dict``'s state for the run's ``params``."""
         self.count, self.start, self.checks = state["count"], state["start"], list(state["checks"])
-        self.arrays = None if state["arrays"] is None else [a.copy() for a in state["arrays"]]
+        if state["arrays"] is None:
+            self.arrays, self._owners = None, []
+        else:
+            self._hold(state["arrays"], params)

@@ -136,7 +136,7 @@ class Run:
         self.progress.load_state_dict(run.progress)
         optimizers.load_state_dict(self.optimizer, run.optimizer)
         self.schedule.load_state_dict(run.schedule)
-        self.average.load_state_dict(run.average)
+        self.average.load_state_dict(run.average, self.model.params)
         if self.progress.budget_time == self.budget.max_time:  # else a new time budget: planned anew
             self.budget.steps = self.progress.budget_steps
         state.load_hidden_states(self.model, run.hidden, self.rows)
