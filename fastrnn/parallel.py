@@ -188,8 +188,8 @@ def _sum_bucket(comm, grads: list, buffers: list, extra: tuple, dtype, hurry=Non
     ``comm``: dense grads summed in place, a ``fastrnn.sparse.RowGrad`` as the rows
     of every process's ids (a process adds zeros at the rows it lacks, as it would
     with the whole array, so the sum does not grow with the vocabulary).
-    ``buffers`` holds the bucket's buffer between steps; ``hurry``: see ``_wait``; ``bf16``: the grads travel as bfloat16
-    (``_sum_bf16``), ``extra`` in float32 on its own."""
+    ``buffers`` holds the bucket's buffer between steps; ``hurry``: see ``_wait``;
+    ``bf16``: the grads travel as bfloat16 (``_sum_bf16``), ``extra`` in float32 on its own."""
     from mpi4py import MPI
 
     from .sparse import RowGrad

@@ -12,8 +12,10 @@ from pathlib import Path
 from ..kernels.bf16 import engine
 from ..kernels.gemm import BF16
 from ..optimizer import BY_NAME as OPTIMIZERS
+from ..training.average import KINDS as AVERAGES
 from ..training.config import DEFAULT_MODEL, KEYS, PRESETS, SECTIONS, Preset, RunConfig
 from ..training.evaluation import bits
+from ..training.schedule import KINDS as SCHEDULES
 from .files import absolute, writable_dir
 from .options import (SEED, UserError, above_one, cutoffs, duration, error, fraction, int_at_least,
                       non_negative_float, positive_float)
@@ -78,7 +80,7 @@ def add_parser(sub) -> None:
     opt.add_argument("--optimizer", choices=list(OPTIMIZERS), help="the update (default sgd, the book's)")
     opt.add_argument("--weight-decay", type=non_negative_float, help="adds W x param to each gradient after "
                                                                      "clipping (L2; default 0)")
-    opt.add_argument("--lr-schedule", choices=["none", "plateau", "step", "linear", "cosine"],
+    opt.add_argument("--lr-schedule", choices=list(SCHEDULES),
                      help="none: a constant lr (simple, rnnlm); plateau: validate after every epoch, keep the best "
                           "params, and divide lr by --lr-decay after --patience epochs without improvement (better); "
                           "step: divide lr by --lr-decay after every epoch; linear, cosine: from lr down to --min-lr "
@@ -86,7 +88,7 @@ def add_parser(sub) -> None:
     opt.add_argument("--lr-decay", type=above_one, help="what lr is divided by (default 4)")
     opt.add_argument("--patience", type=int_at_least(1), help="plateau: epochs without improvement before lr drops "
                                                                 "(default 1)")
-    opt.add_argument("--average", choices=["none", "ntasgd", "tail"],
+    opt.add_argument("--average", choices=list(AVERAGES),
                      help="evaluate and keep an average of the params over the last steps: ntasgd starts it when the "
                           "validation perplexity (checked after every epoch) is worse than the best before the last "
                           "--nonmono checks (Merity et al.'s NT-ASGD); tail at --average-from of the run's steps "

@@ -36,6 +36,8 @@ class Budget:
         self.limit = min(epoch_steps, math.inf if max_words is None else steps_of_words(max_words, words_per_step))
         self.steps = None
         """The steps the time budget allows (None: not planned yet, or no time budget)."""
+        self.step_s = None
+        """The seconds of a step the plan measured."""
         self._timed = None
 
     @property
@@ -44,10 +46,6 @@ class Budget:
         if self.max_time is None:
             return self.limit
         return min(self.limit, math.inf if self.steps is None else self.steps)
-
-    def reached(self, done: int, elapsed: float) -> bool:
-        """Whether the run stops after ``done`` steps, ``elapsed`` seconds."""
-        return done >= self.total or (self.max_time is not None and self.steps is None and elapsed >= self.max_time)
 
     def needs_plan(self, done_here: int) -> bool:
         """Whether the run, ``done_here`` steps after it started (or resumed), plans its time budget now."""
