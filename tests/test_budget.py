@@ -93,7 +93,8 @@ def test_a_time_budget_becomes_steps_that_max_words_repeats(tmp_path, corpus):
     assert plans[0]["budget_words"] == steps * WORDS_PER_STEP and plans[0]["max_time"] == 6
     ended = checkpoint.load(tmp_path / "timed" / checkpoint.NAME).state
     assert ended.progress["done"] == steps and ended.progress["finished"]
-    assert ended.progress["elapsed_s"] < 6 * 1.5  # a 6 s budget on a shared machine, kernels compiling: near it
+    # near the budget: a shared machine's noise over steps of 2 ms, and a second process starting
+    assert ended.progress["elapsed_s"] < 6 * 2
     fastrnn(*args, "--max-words", steps * WORDS_PER_STEP, "--out", tmp_path / "words")
     assert_same_params(tmp_path / "timed", tmp_path / "words")
 

@@ -5,7 +5,8 @@ A time budget becomes a number of steps once, early in the run: after
 ``PLAN_AT`` steps, the mean time of the steps since ``WARM_UP`` (the first
 ones compile and fill caches) prices the steps left, and the evaluations the
 run will make (each as ``EVAL_COST`` of a training step per word: a forward
-pass without backward or update) and a ``MARGIN`` of the budget are set aside.
+pass without backward or update), the files it will write (each priced as a
+checkpoint written then) and a ``MARGIN`` of the budget are set aside.
 That number is kept (``Budget.steps``, in the checkpoint and the log), so a
 resumed run follows the same schedule, and ``--max-words`` of that many steps'
 words repeats the run bit for bit.
@@ -56,15 +57,20 @@ class Budget:
         if done_here == WARM_UP:
             self._timed = now
 
-    def plan(self, done: int, now: float, elapsed: float, eval_words) -> int:
+    def plan(self, done: int, now: float, elapsed: float, eval_words, writes, write_s: float) -> int:
         """``steps``: ``done`` steps plus those that fit in what is left of ``max_time``
-        after ``elapsed`` seconds, with ``eval_words(total)`` words of evaluations set
-        aside (a function of the steps the run will make). Returns it."""
+        after ``elapsed`` seconds, with ``eval_words(total)`` words of evaluations and
+        ``writes(total)`` files of ``write_s`` seconds each set aside (functions of the
+        steps the run will make in all). Returns it."""
         step_s = (now - self._timed) / (PLAN_AT - WARM_UP)
         left = self.max_time * (1 - MARGIN) - elapsed
         eval_s_per_word = EVAL_COST * step_s / self.words_per_step
+
+        def cost(more: int) -> float:
+            return more * step_s + eval_words(done + more) * eval_s_per_word + writes(done + more) * write_s
+
         more = max(0, int(left / step_s))
-        while more > 0 and more * step_s + eval_words(done + more) * eval_s_per_word > left:
+        while more > 0 and cost(more) > left:
             more = int(more * 0.99)
         self.steps, self.step_s = done + more, step_s
         return self.steps

@@ -166,16 +166,20 @@ class Run:
 
     def _clock(self) -> None:
         """A time budget's steps: planned after ``budget.PLAN_AT`` steps of this process
-        (rank 0's plan), or the budget spent before that (rank 0's clock)."""
+        (rank 0's plan, which times a checkpoint written then as the price of each file
+        the run will write), or the budget spent before that (rank 0's clock)."""
         b, p = self.budget, self.progress
         b.time_step(self._here, time.perf_counter())
         if b.needs_plan(self._here):
-            planned = b.plan(p.done, time.perf_counter(), self.elapsed(), self._eval_words)
+            now = time.perf_counter()
+            self.checkpoint()
+            write_s = time.perf_counter() - now
+            planned = b.plan(p.done, now, self.elapsed(), self._eval_words, self._writes, write_s)
             b.steps = p.budget_steps = self.world.bcast(planned)
             p.budget_time = b.max_time
             self._record("budget", budget_steps=b.steps, budget_words=b.steps * b.words_per_step,
-                         step_s=round(b.step_s, 6), max_time=b.max_time)
-            self.say(f"--max-time {b.max_time:g} s: {b.steps:,} steps in all ({b.step_s:.3f} s a step)")
+                         step_s=round(b.step_s, 6), write_s=round(write_s, 6), max_time=b.max_time)
+            self.say(f"--max-time {b.max_time:g} s: {b.steps:,} steps in all ({b.step_s * 1e3:.3g} ms a step)")
         elif b.steps is None:
             self._out_of_time = self.world.bcast(self.elapsed() >= b.max_time)
 
@@ -185,6 +189,14 @@ class Run:
         test = 0 if self.corpus.test is None else len(self.corpus.test)
         epochs = steps // self.iters_per_epoch - self.progress.epoch if self.validates else 0
         return max(0, epochs) * valid + valid + test
+
+    def _writes(self, steps: int) -> int:
+        """Files the run writes from here if it trains ``steps`` steps in all: a
+        checkpoint every ``--checkpoint-every`` steps, a checkpoint and a params file at
+        each epoch's end and at the run's."""
+        done, every = self.progress.done, self.config.output.checkpoint_every
+        epochs = steps // self.iters_per_epoch - done // self.iters_per_epoch
+        return (steps // every - done // every if every else 0) + 2 * epochs + 2
 
     def _on_signal(self, signum, frame) -> None:
         self._signal = signum
