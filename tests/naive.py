@@ -311,3 +311,30 @@ def adaptive_loss(x, W, b, tails, cutoffs, ts, order=None, ignore=-1):
     dS /= max(count, 1)
     dx += dS @ W.T
     return (loss / count if count else 0.0), dx, x.T @ dS, dS.sum(axis=0), dtails
+
+
+MASK64 = (1 << 64) - 1
+GOLDEN64 = 0x9E3779B97F4A7C15
+
+
+def splitmix_draw(k, j):
+    """Draw j of key k: SplitMix64's output function of k + (j + 1) * golden (Python ints, mod 2**64)."""
+    z = (k + (j + 1) * GOLDEN64) & MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+    return z ^ (z >> 31)
+
+
+def dropout_mask(seed, call, row0, shape, ratio):
+    """The float64 mask (0 or 1 / (1 - ratio)) of a TimeDropout layer of ``seed`` at its
+    ``call``-th training forward, for rows row0.. of a batch of ``shape`` (rows: axis 0)."""
+    call_key = splitmix_draw(splitmix_draw(0, seed), call)
+    threshold = round(ratio * 2**32)
+    rows = shape[0]
+    out = np.zeros((rows, int(np.prod(shape[1:]))))
+    for r in range(rows):
+        row_key = splitmix_draw(call_key, row0 + r)
+        for c in range(out.shape[1]):
+            if splitmix_draw(row_key, c) >> 32 >= threshold:
+                out[r, c] = 1 / (1 - ratio)
+    return out.reshape(shape)

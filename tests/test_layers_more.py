@@ -47,6 +47,21 @@ def test_dropout_reproducibility(rng):
         TimeDropout(1.0)
 
 
+@pytest.mark.parametrize("ratio,row0,dtype", [(0.5, 0, np.float32), (0.3, 17, np.float64), (0.0, 3, np.float32)])
+def test_dropout_masks_follow_the_stated_generator(rng, ratio, row0, dtype):
+    """Forward and backward of three calls against masks computed from the generator's
+    formulas (SplitMix64 of the seed, the call, the row's place and the element)."""
+    layer = TimeDropout(ratio, seed=41)
+    layer.row0 = row0
+    for call in range(3):
+        xs, dout = randn(rng, (3, 4, 5), dtype), randn(rng, (3, 4, 5), dtype)
+        mask = naive.dropout_mask(41, call, row0, xs.shape, ratio)
+        np.testing.assert_allclose(layer.forward(xs), xs * mask, rtol=1e-6)
+        np.testing.assert_allclose(layer.backward(dout), dout * mask, rtol=1e-6)
+        np.testing.assert_array_equal(layer.mask, mask.astype(dtype))
+    assert layer.calls == 3
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_bilstm_is_forward_and_reversed_lstm(rng, dtype):
     N, T, D, H = 3, 6, 4, 5

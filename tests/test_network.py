@@ -25,7 +25,7 @@ def can_shape() -> str | None:
     return None if probe.returncode == 0 else f"cannot shape a link here: {probe.stderr.strip()[:200]}"
 
 
-ARGS = ("train", "--model", "better", "--dropout", 0, "--wordvec-size", 24, "--hidden-size", 24, "--epochs", 1,
+ARGS = ("train", "--model", "better", "--wordvec-size", 24, "--hidden-size", 24, "--epochs", 1,
         "--max-iters", 12, "--eval-interval", 4, "--lr-schedule", "none", "--seed", 2, "--no-progress")
 
 

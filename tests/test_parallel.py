@@ -93,7 +93,7 @@ def test_two_processes_evaluate_as_one(tmp_path):
     """Rank 0 evaluates as one process does (its groups of rows): the logged validation
     and test perplexities, which drive the plateau schedule, are the same numbers."""
     files = markov_files(tmp_path, sizes=(20_000, 4_000, 4_000))
-    args = ("train", *text_args(files, tmp_path / "cache"), *SMALL, "--model", "better", "--dropout", 0,
+    args = ("train", *text_args(files, tmp_path / "cache"), *SMALL, "--model", "better",
             "--wordvec-size", 32, "--epochs", 2, "--max-iters", 20, "--seed", 3)
     fastrnn(*args, "--log", tmp_path / "one.log")
     two = mpiexec(2, FASTRNN, *args, "--log", tmp_path / "two.log")
@@ -107,11 +107,11 @@ def test_two_processes_evaluate_as_one(tmp_path):
 @pytest.mark.parametrize("model", ["rnnlm", "better"])
 def test_two_processes_equal_one_with_an_adaptive_head(tmp_path, model):
     """--head adaptive: the embedding's rows go through the allreduce as the union of
-    both processes' rows; better (no dropout: its masks differ between processes)
+    both processes' rows; better (dropout masks keyed by each row's place in the batch)
     ties the shortlist to the embedding, whose head gradient is rows too."""
     args = ("train", "--model", model, "--head", "adaptive", "--cutoffs", "500,3000", "--batch-size", 20, "--epochs",
             1, "--max-iters", 50, "--seed", 1, "--no-progress", "--eval-interval", 25,
-            *(["--dropout", 0, "--wordvec-size", 64, "--hidden-size", 64] if model == "better" else []))
+            *(["--wordvec-size", 64, "--hidden-size", 64] if model == "better" else []))
     fastrnn(*args, "--out", tmp_path / "one")
     two = mpiexec(2, FASTRNN, *args, "--out", tmp_path / "two")
     assert two.returncode == 0, two.stderr
@@ -271,7 +271,7 @@ def test_two_processes_equal_one_in_bf16(tmp_path):
     """--precision bf16 (two LSTM layers, tied): every product makes each of its rows
     on its own and sums each group's gradient in a fixed order, so two processes
     end with the params of one, bit for bit."""
-    assert_two_processes_equal_one(tmp_path, "--model", "better", "--dropout", 0, "--wordvec-size", 32,
+    assert_two_processes_equal_one(tmp_path, "--model", "better", "--wordvec-size", 32,
                                    "--precision", "bf16")
 
 

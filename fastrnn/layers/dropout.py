@@ -1,9 +1,21 @@
-"""Inverted dropout over every time step: ``TimeDropout``."""
+"""Inverted dropout over every time step: ``TimeDropout``, its masks drawn by
+fastrnn's counter-based generator (``fastrnn.kernels.masks``)."""
 from __future__ import annotations
 
 import numpy as np
 
 from .. import _validate as v
+from ..kernels import masks
+
+
+def threshold(ratio: float) -> np.uint64:
+    """The generator's threshold of ``ratio``: a draw's high 32 bits below it drop the element."""
+    return np.uint64(round(ratio * 2**32))
+
+
+def call_key(seed: int, call: int) -> np.uint64:
+    """The key of a layer's masks at its ``call``-th training forward (from 0)."""
+    return np.uint64(masks.key(np.uint64(masks.key(np.uint64(0), seed)), call))
 
 
 class TimeDropout:
@@ -11,32 +23,53 @@ class TimeDropout:
 
     The mask keeps each element with probability ``1 - dropout_ratio`` and
     scales it by ``1 / (1 - dropout_ratio)``; ``backward(dout)`` multiplies by
-    the same mask.  Masks come from the layer's own generator, seeded with
-    ``seed`` or, when None, from NumPy's global generator at construction, so
+    the same mask.  A mask is a function of the layer's ``seed``, its count of
+    training forwards (``calls``) and each row's place in the whole batch
+    (``row0`` + the row; a process holding rows from ``row0`` on draws what one
+    process holding the whole batch draws for them), never of the thread count.
+    ``seed`` None takes it from NumPy's global generator at construction, so
     ``np.random.seed(s)`` before building a model makes its masks reproducible
-    (as in the reference).
+    (as in the reference).  ``mask`` is the last forward's mask, drawn again.
     """
 
     def __init__(self, dropout_ratio: float = 0.5, seed: int | None = None):
         self.params, self.grads = [], []
         self.dropout_ratio = v.fraction(dropout_ratio, "dropout_ratio")
         self.train_flg = True
-        self.mask = None
-        self.rng = np.random.default_rng(np.random.randint(2**31) if seed is None else seed)
+        self.seed = int(np.random.randint(2**31) if seed is None else seed)
+        self.calls, self.row0 = 0, 0
+        self._key, self._shape = None, None  # the last training forward's key and (shape, dtype)
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        """x masked (rows: its first axis), by the last training forward's mask."""
+        out = np.empty_like(x)
+        rows = x.shape[0] if x.ndim else 1
+        flat = (rows, x.size // rows if rows else 0)
+        ratio = self.dropout_ratio
+        masks.row_dropout(x.reshape(flat), out.reshape(flat), self._key, self.row0, max(1, flat[1]),
+                          threshold(ratio), x.dtype.type(1 / (1 - ratio)))
+        return out
 
     def forward(self, xs: np.ndarray) -> np.ndarray:
-        """xs (any shape, float) -> same shape."""
+        """xs (N, ...), float -> same shape (a row of the batch is ``xs[n]``)."""
         if not isinstance(xs, np.ndarray) or xs.dtype not in v.FLOAT_DTYPES:
             raise TypeError("xs must be a float32 or float64 numpy array, got "
                             + (f"dtype {xs.dtype}" if isinstance(xs, np.ndarray) else type(xs).__name__))
         if not self.train_flg:
             return xs
-        keep = self.rng.random(xs.shape, dtype=np.float32) >= self.dropout_ratio
-        self.mask = keep * xs.dtype.type(1.0 / (1.0 - self.dropout_ratio))
-        return xs * self.mask
+        xs = np.ascontiguousarray(xs)
+        self._key, self._shape = call_key(self.seed, self.calls), (xs.shape, xs.dtype)
+        self.calls += 1
+        return self._run(xs)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        if self.mask is None:
+        if self._key is None:
             return dout
-        dout = v.float_array(dout, "dout", self.mask.shape, self.mask.dtype)
-        return dout * self.mask
+        return self._run(v.float_array(dout, "dout", *self._shape))
+
+    @property
+    def mask(self) -> np.ndarray | None:
+        """The last training forward's mask (0 or the scale), None before one."""
+        if self._key is None:
+            return None
+        return self._run(np.ones(*self._shape))

@@ -9,13 +9,13 @@ from .. import models, optimizer
 from ..cli.options import UserError
 
 
-def model_of(config, V: int, word_order, world):
+def model_of(config, V: int, word_order, world, rows: slice):
     """The model of ``config.model`` (``RunConfig``) over ``V`` words, its weights
     drawn from NumPy's global generator seeded with the run's seed: the preset's
     class (SimpleRnnlm, Rnnlm, BetterRnnlm) when the structure is the preset's, else
     an RnnLanguageModel (the same draws: the same bits where both could be built).
-    Each process draws its own reproducible dropout masks and holds one group of the
-    batch's rows (``fastrnn._groups``)."""
+    A process holds ``rows`` of the batch, one group of them (``fastrnn._groups``),
+    and draws the dropout masks of those rows as one process holding the whole batch would."""
     m = config.model
     np.random.seed(m.seed)
     head = ({"head": "adaptive", "cutoffs": m.cutoffs, "div_value": m.div_value, "order": word_order()}
@@ -27,9 +27,8 @@ def model_of(config, V: int, word_order, world):
         model = models.RnnLanguageModel(V, m.wordvec_size, m.hidden_size, cell=m.cell, layers=m.layers, tied=m.tied,
                                         dropout_ratio=m.dropout, **head)
     model.set_precision(m.precision)
-    if world.rank > 0:
-        for k, layer in enumerate(getattr(model, "drop_layers", [])):
-            layer.rng = np.random.default_rng(np.random.SeedSequence(m.seed, spawn_key=(world.rank, k)))
+    for layer in getattr(model, "drop_layers", []):
+        layer.row0 = rows.start
     if world.size > 1:
         model.set_groups(1)
     return model

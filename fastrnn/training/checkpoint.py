@@ -56,7 +56,7 @@ class RunState:
     hidden: dict
     np_random: tuple
     dropout: list
-    """Each process's dropout generators' states."""
+    """Each dropout layer's count of training forwards (``state.dropout_states``)."""
     entries: dict
     average: dict
     """``Average.state_dict``: count, start, checks and arrays (None before it starts)."""
@@ -135,11 +135,14 @@ def _state(run: dict, arrays: dict) -> RunState:
                  "slots": [[a for (j, _), a in slots.items() if j == n] for n in range(1 + max((j for j, _ in slots),
                                                                                            default=-1))]}
     key, pos, has_gauss, gauss = run["np_random"]
+    dropout = run["dropout"]
+    if dropout and isinstance(dropout[0], list):  # an older fastrnn's: each process's generator states
+        dropout = [progress["done"]] * len(dropout[0])  # a training step is one training forward of each layer
     entries = {k: a for k, a in arrays.items() if not re.fullmatch(r"(state_\d+_.+|best_\d+|average_\d+|"
                                                                     r"optimizer_\d+_\d+|np_random_keys)", k)}
     return RunState(run["settings"], run["corpus"], run["processes"], progress, optimizer, schedule,
                     _numbered(arrays, r"state_(\d+)_(.+)"), (key, arrays["np_random_keys"], pos, has_gauss, gauss),
-                    run["dropout"], entries, average)
+                    dropout, entries, average)
 
 
 def load(path) -> Checkpoint:

@@ -58,15 +58,15 @@ class Run:
     def __init__(self, config, corpus, output, world, progress: bool | None = None):
         self.config, self.corpus, self.output, self.world = config, corpus, output, world
         self.saving = world.bcast(output.out is not None)  # whether the run has a directory: rank 0's say
-        self.model = build.model_of(config, len(corpus.words), corpus.word_order, world)
-        self.optimizer = build.optimizer_of(config)
         s, o = config.schedule, config.optim
+        self.rows = parallel.rows(world.rank, world.size, o.batch_size)
+        self.model = build.model_of(config, len(corpus.words), corpus.word_order, world, self.rows)
+        self.optimizer = build.optimizer_of(config)
         self.schedule = Schedule(s)
         self.average = Average(s.average, s.nonmono, s.average_from)
         self.validates = self.schedule.validates or s.average == "ntasgd"
         """Whether every epoch ends with a validation."""
         self.progress = state.Progress()
-        self.rows = parallel.rows(world.rank, world.size, o.batch_size)
         self.share = (self.rows.stop - self.rows.start) / o.batch_size
         self.xs, self.ts = corpus.train[:-1], corpus.train[1:]
         self.iters_per_epoch = batches.iters_per_epoch(len(self.xs), o.batch_size, o.time_size, s.max_iters)
@@ -112,15 +112,16 @@ class Run:
         if not self.saving:
             return
         self._check_finite()
-        gathered = self.world.gather((state.hidden_states(self.model), state.dropout_states(self.model)))
+        gathered = self.world.gather(state.hidden_states(self.model))
         if self.world.rank != 0:
             return
         progress = dict(self.progress.state_dict(), elapsed_s=self.elapsed(), log_offset=self.output.log_offset())
         run = checkpoint.RunState(
             self.config.to_dict(), self.corpus.key, self.world.size, progress,
             optimizers.state_dict(self.optimizer), self.schedule.state_dict(),
-            {key: np.concatenate([g[0][key] for g in gathered]) for key in gathered[0][0]},
-            np.random.get_state(), [g[1] for g in gathered], self.model._file_entries(), self.average.state_dict())
+            {key: np.concatenate([g[key] for g in gathered]) for key in gathered[0]},
+            np.random.get_state(), state.dropout_states(self.model), self.model._file_entries(),
+            self.average.state_dict())
         self.output.save_checkpoint(self.model, self.corpus.words, run)
 
     def restore(self, saved: checkpoint.Checkpoint) -> None:
@@ -140,8 +141,7 @@ class Run:
         if self.progress.budget_time == self.budget.max_time:  # else a new time budget: planned anew
             self.budget.steps = self.progress.budget_steps
         state.load_hidden_states(self.model, run.hidden, self.rows)
-        same = run.processes == self.world.size  # else the masks go on from this run's own seeds
-        state.load_random_states(self.model, run.np_random, run.dropout[self.world.rank] if same else None)
+        state.load_random_states(self.model, run.np_random, run.dropout)
 
     def train(self) -> dict:
         """Train to the end (or to a signal: ``Interrupted``); returns the perplexities."""

@@ -88,15 +88,14 @@ def load_hidden_states(model, states: dict, rows: slice) -> None:
 
 
 def dropout_states(model) -> list:
-    """The states of the model's dropout masks' generators (NumPy's global one, the
-    weight initialisation's, is ``np.random.get_state()``)."""
-    return [layer.rng.bit_generator.state for layer in getattr(model, "drop_layers", [])]
+    """Each dropout layer's count of training forwards, the counter of its masks
+    (NumPy's global generator, the weight initialisation's, is ``np.random.get_state()``)."""
+    return [layer.calls for layer in getattr(model, "drop_layers", [])]
 
 
-def load_random_states(model, np_random: tuple, dropout: list | None) -> None:
-    """Set NumPy's global generator and the dropout generators ``dropout_states``
-    gave (``dropout`` None: the masks go on from this process's own seeds)."""
+def load_random_states(model, np_random: tuple, dropout: list) -> None:
+    """Set NumPy's global generator and the dropout layers' counts ``dropout_states`` gave."""
     np.random.set_state(np_random)
-    for layer, state in zip(getattr(model, "drop_layers", []), dropout or []):
-        layer.rng.bit_generator.state = state
+    for layer, calls in zip(getattr(model, "drop_layers", []), dropout, strict=True):
+        layer.calls = calls
 
