@@ -325,16 +325,16 @@ def splitmix_draw(k, j):
     return z ^ (z >> 31)
 
 
-def dropout_mask(seed, call, row0, shape, ratio):
+def dropout_mask(seed, call, row0, shape, ratio, locked=False):
     """The float64 mask (0 or 1 / (1 - ratio)) of a TimeDropout layer of ``seed`` at its
-    ``call``-th training forward, for rows row0.. of a batch of ``shape`` (rows: axis 0)."""
+    ``call``-th training forward, for rows row0.. of a batch of ``shape`` (rows: axis 0);
+    ``locked``: element (n, t, d) takes draw d of its row, whatever t."""
     call_key = splitmix_draw(splitmix_draw(0, seed), call)
     threshold = round(ratio * 2**32)
-    rows = shape[0]
-    out = np.zeros((rows, int(np.prod(shape[1:]))))
-    for r in range(rows):
-        row_key = splitmix_draw(call_key, row0 + r)
-        for c in range(out.shape[1]):
-            if splitmix_draw(row_key, c) >> 32 >= threshold:
-                out[r, c] = 1 / (1 - ratio)
-    return out.reshape(shape)
+    out = np.zeros(shape)
+    for index in np.ndindex(*shape):
+        row_key = splitmix_draw(call_key, row0 + index[0])
+        draw = index[-1] if locked else int(np.ravel_multi_index(index[1:], shape[1:]))
+        if splitmix_draw(row_key, draw) >> 32 >= threshold:
+            out[index] = 1 / (1 - ratio)
+    return out

@@ -47,15 +47,17 @@ def test_dropout_reproducibility(rng):
         TimeDropout(1.0)
 
 
-@pytest.mark.parametrize("ratio,row0,dtype", [(0.5, 0, np.float32), (0.3, 17, np.float64), (0.0, 3, np.float32)])
-def test_dropout_masks_follow_the_stated_generator(rng, ratio, row0, dtype):
+@pytest.mark.parametrize("ratio,row0,dtype,locked", [(0.5, 0, np.float32, False), (0.3, 17, np.float64, False),
+                                                     (0.0, 3, np.float32, False), (0.4, 5, np.float32, True)])
+def test_dropout_masks_follow_the_stated_generator(rng, ratio, row0, dtype, locked):
     """Forward and backward of three calls against masks computed from the generator's
-    formulas (SplitMix64 of the seed, the call, the row's place and the element)."""
-    layer = TimeDropout(ratio, seed=41)
+    formulas (SplitMix64 of the seed, the call, the row's place and the element; locked:
+    one mask a row for every time step)."""
+    layer = TimeDropout(ratio, seed=41, locked=locked)
     layer.row0 = row0
     for call in range(3):
         xs, dout = randn(rng, (3, 4, 5), dtype), randn(rng, (3, 4, 5), dtype)
-        mask = naive.dropout_mask(41, call, row0, xs.shape, ratio)
+        mask = naive.dropout_mask(41, call, row0, xs.shape, ratio, locked)
         np.testing.assert_allclose(layer.forward(xs), xs * mask, rtol=1e-6)
         np.testing.assert_allclose(layer.backward(dout), dout * mask, rtol=1e-6)
         np.testing.assert_array_equal(layer.mask, mask.astype(dtype))

@@ -30,11 +30,15 @@ class TimeDropout:
     ``seed`` None takes it from NumPy's global generator at construction, so
     ``np.random.seed(s)`` before building a model makes its masks reproducible
     (as in the reference).  ``mask`` is the last forward's mask, drawn again.
+
+    ``locked=True`` is locked (variational) dropout: one mask a row, over the
+    last axis, the same at every time step of the call (AWD-LSTM's).
     """
 
-    def __init__(self, dropout_ratio: float = 0.5, seed: int | None = None):
+    def __init__(self, dropout_ratio: float = 0.5, seed: int | None = None, *, locked: bool = False):
         self.params, self.grads = [], []
         self.dropout_ratio = v.fraction(dropout_ratio, "dropout_ratio")
+        self.locked = bool(locked)
         self.train_flg = True
         self.seed = int(np.random.randint(2**31) if seed is None else seed)
         self.calls, self.row0 = 0, 0
@@ -45,8 +49,9 @@ class TimeDropout:
         out = np.empty_like(x)
         rows = x.shape[0] if x.ndim else 1
         flat = (rows, x.size // rows if rows else 0)
+        period = x.shape[-1] if self.locked and x.ndim > 1 else flat[1]
         ratio = self.dropout_ratio
-        masks.row_dropout(x.reshape(flat), out.reshape(flat), self._key, self.row0, max(1, flat[1]),
+        masks.row_dropout(x.reshape(flat), out.reshape(flat), self._key, self.row0, max(1, period),
                           threshold(ratio), x.dtype.type(1 / (1 - ratio)))
         return out
 

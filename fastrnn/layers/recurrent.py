@@ -9,6 +9,12 @@ One-step classes run T=1 through the same path; the ``Time*`` classes add the
 reference's state handling (``stateful``, ``set_state``, ``reset_state``, ``dh``).
 With ``precision="bf16"`` every product takes bfloat16-rounded operands and
 sums in float32 (``fastrnn._precision``); states and gradients stay float32.
+
+``weight_drop`` (a ``TimeDropout``, None by default) is DropConnect on the
+recurrent weight (AWD-LSTM's weight-drop): while its ``train_flg`` is set, each
+forward call runs with ``Wh * M``, M drawn by it over Wh's rows, one mask a
+call for every row of the batch and every step; the gradient of Wh is then
+``dWh_of(Wh * M) * M``.
 """
 from __future__ import annotations
 
@@ -59,6 +65,7 @@ class Recurrent(Precision):
         self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
         self._cache = None
         self.precision = precision
+        self.weight_drop = None
 
     @property
     def _hidden(self) -> int:
@@ -74,11 +81,15 @@ class Recurrent(Precision):
         """xs (N, T, D) and states ((N, H) each), all checked -> (hs (N, T, H), last states)."""
         Wx, Wh, b = self.params
         N, T, D = xs.shape
+        drop = self.weight_drop
+        dropped = drop is not None and drop.train_flg
+        if dropped:
+            Wh = drop.forward(Wh)
         with blas_in_kernel():
             xw = row_matmul(xs.reshape(N * T, D), Wx, np.empty((N * T, Wx.shape[1]), self.dtype), self.bf16)
             hs, last, cache = self._recur(xw.reshape(N, T, -1), np.ascontiguousarray(b), Wh, states,
                                           get_num_threads())
-        self._cache = (xs, cache)
+        self._cache = (xs, cache, Wh if dropped else None)
         return hs, last
 
     def _forward_shape(self) -> tuple:
@@ -91,9 +102,10 @@ class Recurrent(Precision):
     def _backward(self, dhs: np.ndarray, dlast: tuple) -> tuple:
         """dhs (N, T, H) and grads of the last states beyond h (checked)
         -> (dxs (N, T, D), grads of the initial states); writes the grads."""
-        xs, cache = self._cache
+        xs, cache, dropped = self._cache
         N, T, D = xs.shape
         Wx, Wh, _ = self.params
+        Wh = Wh if dropped is None else dropped
         dWx, dWh, db = self.grads
         slices = _groups.row_slices(N, T, self.groups)
         with blas_in_kernel():
@@ -104,6 +116,8 @@ class Recurrent(Precision):
                 _groups.product_T(lhs.reshape(N * T, -1), dA2[:, cols], dWh[:, cols], slices, self.bf16)
             _groups.column_sum(dA2, db, slices)
             dxs = row_matmul(dA2, Wx.T, np.empty((N * T, D), self.dtype), self.bf16)
+        if dropped is not None:
+            dWh[...] = self.weight_drop.backward(dWh)
         return dxs.reshape(N, T, D), dfirst
 
     def _recur(self, xw, b, Wh, states, threads):

@@ -1,0 +1,84 @@
+"""AWD-LSTM's regularisers: weight-drop (DropConnect on the recurrent weight) against
+the float64 oracle with the same mask and against PyTorch with the masked weight
+swapped in; locked dropout's masks are tested with the others in test_layers_more."""
+import numpy as np
+import pytest
+
+import naive
+from fastrnn.time_layers import TimeDropout, TimeGRU, TimeLSTM
+from support import randn, rnn_params
+
+
+def weight_dropped(cls, gates, rng, dtype, ratio=0.5, seed=3):
+    N, T, D, H = 5, 6, 4, 7
+    Wx, Wh, b = rnn_params(rng, D, H, dtype, gates)
+    layer = cls(Wx, Wh, b, stateful=True)
+    layer.weight_drop = TimeDropout(ratio, seed=seed)
+    xs, dhs = randn(rng, (N, T, D), dtype), randn(rng, (N, T, H), dtype)
+    return layer, (Wx, Wh, b), xs, dhs
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-12), (np.float32, 1e-4)])
+def test_weight_drop_lstm_matches_the_oracle_with_the_masked_weight(rng, dtype, tol):
+    """Two calls (two masks): h and every grad as the oracle's LSTM run with Wh * M,
+    the grad of Wh masked by M; the mask M is the generator's, one a call."""
+    layer, (Wx, Wh, b), xs, dhs = weight_dropped(TimeLSTM, 4, rng, dtype)
+    for call in range(2):
+        M = naive.dropout_mask(3, call, 0, Wh.shape, 0.5)
+        h0 = np.zeros((xs.shape[0], Wh.shape[0])) if call == 0 else layer.h.astype(np.float64)
+        c0 = np.zeros_like(h0) if call == 0 else layer.c.astype(np.float64)
+        hs = layer.forward(xs)
+        dxs = layer.backward(dhs)
+        expected = naive.lstm_forward(xs, Wx, Wh * M, b, h0, c0)[0]
+        dxs_, dWx, dWh, db, dh0, _ = naive.lstm_backward(xs, Wx, Wh * M, b, h0, c0, dhs)
+        assert naive.rel_err(hs, expected) <= tol
+        assert naive.rel_err(dxs, dxs_) <= tol and naive.rel_err(layer.dh, dh0) <= tol
+        for got, want in zip(layer.grads, (dWx, dWh * M, db)):
+            assert naive.rel_err(got, want) <= tol
+        np.testing.assert_array_equal(layer.params[1], Wh)  # the weight itself is not touched
+
+
+def test_weight_drop_gru_masks_the_recurrent_weight(rng):
+    """The GRU through the same path: its output with weight-drop is the output of a
+    GRU whose Wh is Wh * M, and the grad of Wh is that GRU's masked by M."""
+    layer, (Wx, Wh, b), xs, dhs = weight_dropped(TimeGRU, 3, rng, np.float64, ratio=0.3, seed=8)
+    hs = layer.forward(xs)
+    layer.backward(dhs)
+    M = naive.dropout_mask(8, 0, 0, Wh.shape, 0.3)
+    h0 = np.zeros((xs.shape[0], Wh.shape[0]))
+    assert naive.rel_err(hs, naive.gru_forward(xs, Wx, Wh * M, b, h0)) <= 1e-12
+    dWh = naive.gru_backward(xs, Wx, Wh * M, b, h0, dhs)[2]
+    assert naive.rel_err(layer.grads[1], dWh * M) <= 1e-12
+
+
+def test_weight_drop_off_in_evaluation(rng):
+    layer, (Wx, Wh, b), xs, _ = weight_dropped(TimeLSTM, 4, rng, np.float64)
+    layer.weight_drop.train_flg = False
+    h0 = np.zeros((xs.shape[0], Wh.shape[0]))
+    assert naive.rel_err(layer.forward(xs), naive.lstm_forward(xs, Wx, Wh, b, h0, h0)[0]) <= 1e-12
+    assert layer.weight_drop.calls == 0
+
+
+def test_weight_drop_matches_pytorch_with_the_masked_weight_swapped_in(rng, torch):
+    """AWD-LSTM's way: PyTorch's LSTM given weight_hh = (Wh * M) in its gate order."""
+    layer, (Wx, Wh, b), xs, dhs = weight_dropped(TimeLSTM, 4, rng, np.float64)
+    hs = layer.forward(xs)
+    dxs = layer.backward(dhs)
+    H = Wh.shape[0]
+    M = naive.dropout_mask(3, 0, 0, Wh.shape, 0.5)
+    to_torch = np.r_[2 * H:3 * H, 0:H, H:2 * H, 3 * H:4 * H]  # (f, g, i, o) -> torch's (i, f, g, o)
+    lstm = torch.nn.LSTM(xs.shape[2], H, batch_first=True, dtype=torch.float64)
+    raw = torch.from_numpy(Wh[:, to_torch].T.copy()).requires_grad_()
+    mask = torch.from_numpy(M[:, to_torch].T.copy())
+    with torch.no_grad():
+        lstm.weight_ih_l0.copy_(torch.from_numpy(Wx[:, to_torch].T))
+        lstm.bias_ih_l0.copy_(torch.from_numpy(b[to_torch]))
+        lstm.bias_hh_l0.zero_()
+    del lstm.weight_hh_l0  # swapped for the masked raw weight, as AWD-LSTM's WeightDrop does
+    lstm.weight_hh_l0 = raw * mask
+    x = torch.from_numpy(xs).requires_grad_()
+    out, _ = lstm(x)
+    out.backward(torch.from_numpy(dhs))
+    assert naive.rel_err(hs, out.detach().numpy()) <= 1e-12
+    assert naive.rel_err(dxs, x.grad.numpy()) <= 1e-12
+    assert naive.rel_err(layer.grads[1], raw.grad.numpy().T[:, np.argsort(to_torch)]) <= 1e-12
