@@ -82,6 +82,17 @@ def positive(value, name: str) -> float:
     return v
 
 
+def non_negative(value, name: str) -> float:
+    """``value`` as a float, raising unless it is a finite number >= 0."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {value!r}") from None
+    if not np.isfinite(v) or v < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return v
+
+
 def positive_int(value, name: str) -> int:
     """``value`` as an int, raising unless it is a whole number >= 1."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):

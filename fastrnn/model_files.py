@@ -36,19 +36,26 @@ def head_of(stored: params_file.ParamsFile, path) -> dict:
         raise ParamsError(f"{path}: its output head's settings are damaged") from None
 
 
+REGULARISERS = {"last_size": int, "input_dropout": float, "hidden_dropout": float, "locked": bool,
+                "embed_dropout": float, "weight_drop": float, "ar": float, "tar": float}
+"""The keywords of RnnLanguageModel a params file records when they are not the defaults."""
+
+
 def structure_of(stored: params_file.ParamsFile, path) -> dict:
-    """The cell, layers, tying and dropout an RnnLanguageModel's file records
-    (``RnnLanguageModel.structure``), as its constructor's keywords."""
+    """The cell, layers, tying, dropout and regularisers an RnnLanguageModel's file
+    records (``RnnLanguageModel.structure``), as its constructor's keywords."""
     try:
         s = json.loads(bytes((stored.entries or {})["structure"]).decode())
         cell, layers, tied, dropout = s["cell"], s["layers"], s["tied"], s["dropout"]
+        extra = {k: s[k] for k in REGULARISERS if k in s}
         if (cell not in models.CELLS or type(layers) is not int or layers < 1 or type(tied) is not bool
-                or not (dropout is None or isinstance(dropout, float) and 0 <= dropout < 1)):
+                or not (dropout is None or isinstance(dropout, float) and 0 <= dropout < 1)
+                or any(type(x) is not REGULARISERS[k] for k, x in extra.items())):
             raise ValueError
     except (KeyError, ValueError, TypeError, AttributeError):
         raise ParamsError(f"{path}: its model's structure (cell, layers, tying, dropout) is missing or "
                           "damaged") from None
-    return {"cell": cell, "layers": layers, "tied": tied, "dropout_ratio": dropout}
+    return {"cell": cell, "layers": layers, "tied": tied, "dropout_ratio": dropout, **extra}
 
 
 def model_from(stored: params_file.ParamsFile, path, generator: bool = False, name: str | None = None):

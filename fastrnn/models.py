@@ -20,6 +20,7 @@ from .layers.adaptive import (TimeAdaptiveSoftmaxWithLoss, adaptive_params, chec
                               default_cutoffs, tail_widths)
 from .layers.affine import stacked_params
 from .layers.head import AffineSoftmaxLoss
+from .layers.penalty import TimeActivationPenalty
 from .time_layers import (TimeAffine, TimeDropout, TimeEmbedding, TimeGRU, TimeLSTM, TimeRNN,
                           TimeSoftmaxWithLoss)
 
@@ -290,37 +291,78 @@ class RnnLanguageModel(LanguageModel):
     Its params are drawn in the presets' order, so ``SimpleRnnlm``, ``Rnnlm`` and
     ``BetterRnnlm`` are this model, bit for bit, with ``cell="rnn"``; ``"lstm"``;
     and ``"lstm", layers=2, tied=True, dropout_ratio=0.5``.
+
+    AWD-LSTM's structure and regularisers (Merity et al. 2017), each off by default:
+    ``last_size`` (the last layer's hidden size, ``hidden_size`` by default; with
+    ``tied`` it must be ``wordvec_size``); ``input_dropout`` (after the embedding)
+    and ``hidden_dropout`` (between recurrent layers) in place of ``dropout_ratio``
+    there (which stays after the last layer); ``locked`` (every dropout one mask a
+    row for all time steps); ``embed_dropout`` (whole words of the embedding);
+    ``weight_drop`` (DropConnect on each recurrent weight, ``Recurrent.weight_drop``);
+    ``ar`` and ``tar`` (``TimeActivationPenalty`` on the last layer's output, after
+    and before its dropout).  The masks' layers are drawn after every param.
     """
 
     def __init__(self, vocab_size: int, wordvec_size: int, hidden_size: int, *, cell: str = "lstm",
                  layers: int = 1, tied: bool = False, dropout_ratio: float | None = None, head: str = "full",
-                 cutoffs=None, div_value: float = 4.0, order=None, precision: str = "fp32"):
+                 cutoffs=None, div_value: float = 4.0, order=None, precision: str = "fp32",
+                 last_size: int | None = None, input_dropout: float | None = None,
+                 hidden_dropout: float | None = None, locked: bool = False, embed_dropout: float | None = None,
+                 weight_drop: float | None = None, ar: float = 0.0, tar: float = 0.0):
         V, D, H = vocab_size, wordvec_size, hidden_size
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {', '.join(map(repr, CELLS))}, got {cell!r}")
         layers = v.positive_int(layers, "layers")
-        if tied and D != H:
+        last = H if last_size is None else v.positive_int(last_size, "last_size")
+        if tied and D != last:
             raise ValueError(f"tied=True ties the output weight to the embedding: wordvec_size ({D}) must equal "
-                             f"hidden_size ({H})")
-        if dropout_ratio is not None:
-            dropout_ratio = v.fraction(dropout_ratio, "dropout_ratio")
-        settings = head_settings(V, H, head, cutoffs, div_value, order)
+                             f"the last layer's hidden size ({last})")
+        ratios = {"dropout_ratio": dropout_ratio, "input_dropout": input_dropout, "hidden_dropout": hidden_dropout,
+                  "embed_dropout": embed_dropout, "weight_drop": weight_drop}
+        ratios = {k: None if r is None else v.fraction(r, k) for k, r in ratios.items()}
+        self.regularisers = {**ratios, "last_size": last_size, "locked": bool(locked),
+                             "ar": v.non_negative(ar, "ar"), "tar": v.non_negative(tar, "tar")}
+        dropout_ratio = ratios["dropout_ratio"]
+        settings = head_settings(V, last, head, cutoffs, div_value, order)
         self.cell, self.num_layers, self.tied, self.dropout_ratio = cell, layers, bool(tied), dropout_ratio
         embed_W = scaled_randn((V, D), 100)
-        cells = [_cell_params(cell, D if k == 0 else H, H) for k in range(layers)]
+        sizes = [H] * (layers - 1) + [last]
+        cells = [_cell_params(cell, D if k == 0 else sizes[k - 1], sizes[k]) for k in range(layers)]
         time_cell = CELLS[cell]
-        drop = (lambda: [TimeDropout(dropout_ratio)]) if dropout_ratio is not None else list
-        body = [TimeEmbedding(embed_W), *drop()]
-        for params in cells:
-            body += [time_cell(*params, stateful=True), *drop()]
-        self.set_head(body, V, H, settings, tied=embed_W if tied else None)
+
+        def drop(ratio):
+            ratio = dropout_ratio if ratio is None else ratio
+            return [] if ratio is None else [TimeDropout(ratio, locked=locked)]
+
+        body = [TimeEmbedding(embed_W), *drop(ratios["input_dropout"])]
+        for k, params in enumerate(cells):
+            top = k == layers - 1
+            body += [time_cell(*params, stateful=True)]
+            body += [TimeActivationPenalty(tar, temporal=True)] if top and tar else []
+            body += drop(None if top else ratios["hidden_dropout"])
+            body += [TimeActivationPenalty(ar)] if top and ar else []
+        self.set_head(body, V, last, settings, tied=embed_W if tied else None)
         self.recurrent_layers = [layer for layer in self.layers if isinstance(layer, time_cell)]
         self.drop_layers = [layer for layer in self.layers if isinstance(layer, TimeDropout)]
+        """The dropouts of the batch's rows (a process holding some rows keys them by their place)."""
+        self.penalties = [layer for layer in self.layers if isinstance(layer, TimeActivationPenalty)]
+        for layer in self.recurrent_layers if weight_drop is not None else ():
+            layer.weight_drop = TimeDropout(weight_drop)
+        if embed_dropout is not None:
+            self.layers[0].word_drop = TimeDropout(embed_dropout)
         self.set_precision(precision)
 
+    @property
+    def mask_layers(self) -> list:
+        """Every ``TimeDropout`` of the model: the batch's, then the weights' and the words'."""
+        weights = [layer.weight_drop for layer in self.recurrent_layers if layer.weight_drop is not None]
+        return self.drop_layers + weights + ([self.layers[0].word_drop] if self.layers[0].word_drop else [])
+
     def structure(self) -> dict:
-        """Its cell, layers, tying and dropout, which its params files carry."""
-        return {"cell": self.cell, "layers": self.num_layers, "tied": self.tied, "dropout": self.dropout_ratio}
+        """Its cell, layers, tying, dropout and regularisers, which its params files carry."""
+        extra = {k: x for k, x in self.regularisers.items() if x not in (None, False, 0.0) and k != "dropout_ratio"}
+        return {"cell": self.cell, "layers": self.num_layers, "tied": self.tied, "dropout": self.dropout_ratio,
+                **extra}
 
     def _file_entries(self) -> dict:
         text = json.dumps(self.structure())
@@ -330,15 +372,23 @@ class RnnLanguageModel(LanguageModel):
         """xs (N, T) word ids -> scores (N, T, V) (log-probabilities with an adaptive
         head); dropout only when ``train_flg``."""
         xs = self._check_batch(xs)
-        for layer in self.drop_layers:
-            layer.train_flg = train_flg
+        self._train(train_flg)
         return self._scores(xs)
 
     def forward(self, xs: np.ndarray, ts: np.ndarray, train_flg: bool = True) -> float:
+        """The mean cross-entropy (``ar`` and ``tar`` are in the gradient, not in it)."""
         xs = self._check_batch(xs, ts)
-        for layer in self.drop_layers:
-            layer.train_flg = train_flg
+        self._train(train_flg)
         return self._loss(xs, ts)
+
+    def _train(self, train_flg: bool) -> None:
+        for layer in self.mask_layers + self.penalties:
+            layer.train_flg = train_flg
+
+    def backward(self, dout=1, on_final=None):
+        for layer in self.penalties:
+            layer.dloss = dout
+        return super().backward(dout, on_final)
 
     def reset_state(self) -> None:
         for layer in self.recurrent_layers:

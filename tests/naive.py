@@ -214,7 +214,8 @@ def gru_backward(xs, Wx, Wh, b, h0, dhs):
     return dxs, dWx, dWh, db, dh
 
 
-def language_model_loss(embed_W, cells, affine_W, affine_b, xs, ts, states=None, masks=None, head=None):
+def language_model_loss(embed_W, cells, affine_W, affine_b, xs, ts, states=None, masks=None, head=None,
+                        word_scales=None, ar=0.0, tar=0.0):
     """Mean cross-entropy of a language model (float64): embedding, then each
     cell ``("rnn" | "lstm" | "gru", Wx, Wh, b)`` in turn, then the affine map (or
     ``head(hs (N*T, H), ts)``, an output layer's loss, when given).
@@ -222,9 +223,14 @@ def language_model_loss(embed_W, cells, affine_W, affine_b, xs, ts, states=None,
     ``states`` gives each cell's initial state (h0, or (h0, c0) for an LSTM;
     zeros when None).  ``masks`` (len(cells) + 1 arrays, or None) are inverted-
     dropout masks, scale included, applied to the embedding output and to each
-    cell's output.  Returns (loss, last states).
+    cell's output.  ``word_scales`` (V,) multiplies each word's embedding row
+    (embedding dropout); ``ar`` adds ar * mean(h**2) of the last cell's masked
+    output, ``tar`` adds tar * mean((h[:, t+1] - h[:, t])**2) of its output
+    before the mask (AWD-LSTM's AR and TAR).  Returns (loss, last states).
     """
     hs = np.asanyarray(embed_W, np.float64)[xs]
+    if word_scales is not None:
+        hs = hs * np.asanyarray(word_scales, np.float64)[xs][..., None]
     N = xs.shape[0]
     masks = masks if masks is not None else [None] * (len(cells) + 1)
     last = []
@@ -241,12 +247,14 @@ def language_model_loss(embed_W, cells, affine_W, affine_b, xs, ts, states=None,
             h0, c0 = (np.zeros((N, H)), np.zeros((N, H))) if s is None else s
             hs, cs = lstm_forward(hs, Wx, Wh, b, h0, c0)
             last.append((hs[:, -1], cs[:, -1]))
+    penalty = tar * np.mean((hs[:, 1:] - hs[:, :-1]) ** 2) if tar else 0.0
     if masks[-1] is not None:
         hs = hs * masks[-1]
+    penalty += ar * np.mean(hs ** 2) if ar else 0.0
     if head is not None:
-        return head(hs.reshape(-1, hs.shape[-1]), ts), last
+        return head(hs.reshape(-1, hs.shape[-1]), ts) + penalty, last
     scores = hs @ np.asanyarray(affine_W, np.float64) + np.asanyarray(affine_b, np.float64)
-    return softmax_cross_entropy(scores, ts)[0], last
+    return softmax_cross_entropy(scores, ts)[0] + penalty, last
 
 
 def log_softmax(S):

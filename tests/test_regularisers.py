@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 
 import naive
+from fastrnn import RnnLanguageModel, load_model
 from fastrnn.time_layers import TimeDropout, TimeGRU, TimeLSTM
-from support import randn, rnn_params
+from fastrnn.trainer import remove_duplicate
+from support import TOL, randn, rnn_params
 
 
 def weight_dropped(cls, gates, rng, dtype, ratio=0.5, seed=3):
@@ -82,3 +84,64 @@ def test_weight_drop_matches_pytorch_with_the_masked_weight_swapped_in(rng, torc
     assert naive.rel_err(hs, out.detach().numpy()) <= 1e-12
     assert naive.rel_err(dxs, x.grad.numpy()) <= 1e-12
     assert naive.rel_err(layer.grads[1], raw.grad.numpy().T[:, np.argsort(to_torch)]) <= 1e-12
+
+
+def test_awd_model_backward_matches_finite_differences(rng):
+    """Three LSTM layers of different sizes (the last the embedding's, tied), locked
+    dropout after the embedding, between layers and after the last (three ratios),
+    embedding dropout, weight-drop, AR and TAR: two stateful training calls, the
+    second's grads against central differences of the float64 oracle's loss with
+    the same masks (the oracle's loss is the cross-entropy plus both penalties)."""
+    V, D, H, N, T = 11, 4, 6, 3, 5
+    np.random.seed(2)
+    model = RnnLanguageModel(V, D, H, layers=3, last_size=D, tied=True, dropout_ratio=0.4, input_dropout=0.3,
+                             hidden_dropout=0.25, locked=True, embed_dropout=0.2, weight_drop=0.5, ar=2.0, tar=1.0)
+    assert len(model.drop_layers) == 4 and len(model.mask_layers) == 8 and len(model.penalties) == 2
+    for p in model.params:
+        if p.ndim == 1:
+            p[...] = rng.standard_normal(p.shape) * 0.3
+
+    def masks_now():
+        return ([layer.mask for layer in model.drop_layers], [layer.weight_drop.mask for layer in
+                model.recurrent_layers], model.layers[0].word_drop.mask[0])
+
+    xs0, ts0, xs, ts = (rng.integers(0, V, (N, T)) for _ in range(4))
+    xs[0, :3] = 7
+    model.forward(xs0, ts0)
+    first = masks_now()
+    loss = model.forward(xs, ts) + sum(p.loss for p in model.penalties)
+    second = masks_now()
+    model.backward()
+    params, grads = remove_duplicate(model.params, model.grads)
+    p64 = [p.astype(np.float64) for p in model.params]
+    p64[-2] = p64[0].T  # the tied output weight: the embedding's own array
+
+    def oracle(masks, xs, ts, states=None):
+        drops, weights, words = masks
+        cells = [("lstm", p64[1 + 3 * k], p64[2 + 3 * k] * weights[k], p64[3 + 3 * k]) for k in range(3)]
+        return naive.language_model_loss(p64[0], cells, p64[-2], p64[-1], xs, ts, states=states, masks=drops,
+                                         word_scales=words, ar=2.0, tar=1.0)
+
+    states = oracle(first, xs0, ts0)[1]
+    assert loss == pytest.approx(oracle(second, xs, ts, states)[0], rel=1e-5)
+    kept = [i for i, p in enumerate(model.params) if any(p is q for q in params)
+            and not any(p is q for q in model.params[:i])]
+    for i, got in zip(kept, grads, strict=True):
+        want = naive.numerical_grad(lambda: oracle(second, xs, ts, states)[0], p64[i])
+        assert naive.rel_err(got, want) <= TOL[np.float32], f"grad of param {i}"
+
+
+def test_a_params_file_rebuilds_the_awd_model(rng, tmp_path):
+    """save_params then load_model: the same structure (sizes, ratios, penalties) and
+    params, and the same predictions (evaluation: no mask drawn)."""
+    np.random.seed(3)
+    model = RnnLanguageModel(30, 6, 9, layers=3, last_size=6, tied=True, dropout_ratio=0.4, input_dropout=0.3,
+                             hidden_dropout=0.2, locked=True, embed_dropout=0.1, weight_drop=0.5, ar=2.0, tar=1.0)
+    model.save_params(tmp_path / "awd.npz")
+    loaded = load_model(tmp_path / "awd.npz")
+    assert loaded.structure() == model.structure() and loaded.regularisers == model.regularisers
+    for p, q in zip(model.params, loaded.params, strict=True):
+        np.testing.assert_array_equal(p, q)
+    xs = rng.integers(0, 30, (2, 5))
+    np.testing.assert_array_equal(model.predict(xs), loaded.predict(xs))
+    assert all(layer.calls == 0 for layer in model.mask_layers)

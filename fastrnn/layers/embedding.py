@@ -51,6 +51,10 @@ class Embedding:
         self.grads = [zeros_like(W)]
         self._ids = None
         self.row_grad = None
+        self.word_drop = None
+        """A ``TimeDropout`` over the vocabulary (AWD-LSTM's embedding dropout: whole
+        words dropped, one mask a call, word id i taking draw i of its row 0), or None."""
+        self._scales = None
 
     def forward(self, idx: np.ndarray) -> np.ndarray:
         """idx int array of shape ``_ids_spec`` -> idx.shape + (D,)."""
@@ -59,7 +63,11 @@ class Embedding:
         ids = v.id_array(idx, self._ids_name, self._ids_spec, V)
         out = np.empty((ids.size, D), self.dtype)
         embedding_gather(np.ascontiguousarray(W), ids.reshape(-1), out)
-        self._ids = ids
+        self._ids, self._scales = ids, None
+        drop = self.word_drop
+        if drop is not None and drop.train_flg:
+            self._scales = drop.forward(np.ones((1, V), self.dtype))[0, ids.reshape(-1), None]
+            out *= self._scales
         return out.reshape(ids.shape + (D,))
 
     def backward(self, dout: np.ndarray) -> None:
@@ -69,6 +77,8 @@ class Embedding:
         dW = self.grads[0]
         D = dW.shape[1]
         dout = v.float_array(dout, "dout", self._ids.shape + (D,), self.dtype)
+        if self._scales is not None:
+            dout = dout * self._scales.reshape(self._ids.shape + (1,))
         N = self._ids.shape[0]
         steps = self._ids.size // N  # T of a (N, T) batch, 1 of a step
         bounds = _groups.bounds(N, self.groups) * steps

@@ -90,12 +90,12 @@ def load_hidden_states(model, states: dict, rows: slice) -> None:
 def dropout_states(model) -> list:
     """Each dropout layer's count of training forwards, the counter of its masks
     (NumPy's global generator, the weight initialisation's, is ``np.random.get_state()``)."""
-    return [layer.calls for layer in getattr(model, "drop_layers", [])]
+    return [layer.calls for layer in getattr(model, "mask_layers", [])]
 
 
 def load_random_states(model, np_random: tuple, dropout: list) -> None:
     """Set NumPy's global generator and the dropout layers' counts ``dropout_states`` gave."""
     np.random.set_state(np_random)
-    for layer, calls in zip(getattr(model, "drop_layers", []), dropout, strict=True):
+    for layer, calls in zip(getattr(model, "mask_layers", []), dropout, strict=True):
         layer.calls = calls
 
