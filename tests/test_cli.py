@@ -152,7 +152,7 @@ def test_cells_layers_and_tying_train_evaluate_generate_and_score(tmp_path):
     out = tmp_path / "gru"
     run = fastrnn("train", *args, "--cell", "gru", "--layers", 3, "--tied", "--wordvec-size", 32, "--dropout", 0.1,
                   "--out", out)
-    assert "RnnLanguageModel (3 GRU layers, tied)" in run.stdout
+    assert "RnnLanguageModel (3 GRU layers, tied, dropout 0.1)" in run.stdout
     test = value("test perplexity", run.stdout)
     assert f"test perplexity: {test:.2f} (custom" in fastrnn("eval", out / "params.npz", "--test-file", files["test"],
                                                              "--cache-dir", tmp_path / "cache").stdout

@@ -5,10 +5,13 @@ import numpy as np
 import pytest
 
 import naive
+from cli_support import FASTRNN, fastrnn, markov_files, text_args
 from fastrnn import RnnLanguageModel, load_model
+from fastrnn.params_file import read_params
 from fastrnn.time_layers import TimeDropout, TimeGRU, TimeLSTM
 from fastrnn.trainer import remove_duplicate
 from support import TOL, randn, rnn_params
+from test_parallel import mpiexec, needs_mpi
 
 
 def weight_dropped(cls, gates, rng, dtype, ratio=0.5, seed=3):
@@ -145,3 +148,26 @@ def test_a_params_file_rebuilds_the_awd_model(rng, tmp_path):
     xs = rng.integers(0, 30, (2, 5))
     np.testing.assert_array_equal(model.predict(xs), loaded.predict(xs))
     assert all(layer.calls == 0 for layer in model.mask_layers)
+
+
+AWD_SMALL = ("--model", "awd", "--wordvec-size", 12, "--hidden-size", 20, "--last-size", 12, "--epochs", 2,
+             "--max-iters", 6, "--batch-size", 6, "--time-size", 8, "--lr", 5, "--checkpoint-every", 4)
+
+
+@needs_mpi
+def test_awd_runs_give_one_bits_whatever_the_threads_processes_and_stops(tmp_path):
+    """--model awd (every regulariser, NT-ASGD), small: one thread, two threads,
+    two processes, and a run stopped within its first epoch then resumed end with
+    the same params, bit for bit."""
+    files = markov_files(tmp_path, sizes=(3_000, 600, 600))
+    args = ("train", *text_args(files, tmp_path / "cache"), *AWD_SMALL, "--no-progress")
+    fastrnn(*args, "--threads", 1, "--out", tmp_path / "one")
+    fastrnn(*args, "--threads", 2, "--out", tmp_path / "threads")
+    two = mpiexec(2, FASTRNN, *args, "--out", tmp_path / "two")
+    assert two.returncode == 0, two.stderr
+    fastrnn(*args, "--max-words", 5 * 6 * 8, "--out", tmp_path / "stopped")  # ended mid-epoch, after step 5
+    fastrnn("train", "--resume", tmp_path / "stopped", "--max-words", 10**6)
+    first = read_params(tmp_path / "one" / "params.npz").arrays
+    for run in ("threads", "two", "stopped"):
+        for x, y in zip(first, read_params(tmp_path / run / "params.npz").arrays, strict=True):
+            np.testing.assert_array_equal(x, y, err_msg=run)

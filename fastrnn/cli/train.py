@@ -33,7 +33,8 @@ def _defaults_text() -> str:
     """The presets' settings and every other default, for --help."""
     preset_keys = [f.name for f in fields(Preset) if f.name != "model_class"]
     presets = "; ".join(f"{name}: " + ", ".join(f"{k}={getattr(p, k)}" for k in preset_keys
-                                                  if getattr(p, k) is not None) for name, p in PRESETS.items())
+                                                  if getattr(p, k) is not None and getattr(p, k) != getattr(Preset, k, None))
+                        for name, p in PRESETS.items())
     common = [(f.name, f.default) for section in SECTIONS.values() for f in fields(section)
               if f.name not in preset_keys and f.name != "model" and f.default is not None]
     return presets + "; all: " + ", ".join(f"{k}={v}" for k, v in common)
@@ -46,7 +47,8 @@ def add_parser(sub) -> None:
                            "share the batch rows (data parallel).")
     train.add_argument("--model", choices=list(PRESETS), default=None,
                        help="simple: SimpleRnnlm (RNN); rnnlm: Rnnlm (LSTM, the default); better: BetterRnnlm "
-                            "(2 LSTM layers, dropout, weight tying; lr /4 when validation stops improving)")
+                            "(2 LSTM layers, dropout, weight tying; lr /4 when validation stops improving); awd: "
+                            "AWD-LSTM's PTB settings (3 LSTM layers 1150/1150/400, tied, its regularisers, NT-ASGD)")
     train.add_argument("--epochs", type=int_at_least(1), help="passes over the training text (the first of "
                        "--epochs, --max-words and --max-time reached ends the run)")
     train.add_argument("--max-words", type=int_at_least(1), metavar="N",
@@ -68,6 +70,8 @@ def add_parser(sub) -> None:
                             "default: the model's: better tied)")
     train.add_argument("--dropout", type=fraction, help="dropout after the embedding and each recurrent layer "
                                                          "(default: the model's: better 0.5)")
+    _add_regulariser_options(train.add_argument_group("AWD-LSTM's structure and regularisers (Merity et al. 2017; "
+                                                      "default: off, but for --model awd)"))
     train.add_argument("--precision", choices=["fp32", "bf16"], help="fp32 (the default, the reference's) or bf16: "
                        "every matrix product takes bfloat16 operands and sums in float32, everything else float32 "
                        "(needs a CPU with AVX512_BF16); evaluations run in fp32")
@@ -139,6 +143,25 @@ def add_parser(sub) -> None:
                                                                   "(the default when output is not a terminal)")
 
 
+def _add_regulariser_options(group) -> None:
+    group.add_argument("--last-size", type=int_at_least(1), metavar="N", help="the last recurrent layer's hidden "
+                       "size (default: --hidden-size; awd 400, the embedding's, for tying)")
+    group.add_argument("--input-dropout", type=fraction, metavar="R", help="dropout after the embedding, in place "
+                       "of --dropout there (awd 0.4)")
+    group.add_argument("--hidden-dropout", type=fraction, metavar="R", help="dropout between recurrent layers, in "
+                       "place of --dropout there (awd 0.25)")
+    group.add_argument("--locked", action=argparse.BooleanOptionalAction, default=None,
+                       help="locked (variational) dropout: one mask a row for every time step of a batch (awd)")
+    group.add_argument("--embed-dropout", type=fraction, metavar="R", help="drop whole words of the embedding, "
+                       "one mask a batch (awd 0.1)")
+    group.add_argument("--weight-drop", type=fraction, metavar="R", help="DropConnect on each recurrent layer's "
+                       "weight Wh, one mask a batch (awd 0.5)")
+    group.add_argument("--ar", type=non_negative_float, metavar="ALPHA", help="activation regularisation: adds "
+                       "ALPHA * mean(h**2) of the last layer's dropped output to the objective (awd 2)")
+    group.add_argument("--tar", type=non_negative_float, metavar="BETA", help="temporal activation regularisation: "
+                       "adds BETA * mean((h[t+1] - h[t])**2) of the last layer's output (awd 1)")
+
+
 def _add_parallel_options(group) -> None:
     group.add_argument("--overlap", action=argparse.BooleanOptionalAction, default=None,
                        help="under mpiexec, sum each layer's gradients over the processes while the backward pass "
@@ -165,9 +188,10 @@ def config_of(args) -> RunConfig:
     m, d, sch = c.model, c.data, c.schedule
     if m.head != "adaptive" and (m.cutoffs is not None or m.div_value is not None):
         raise UserError("--cutoffs and --div-value apply to --head adaptive only")
-    if m.tied and m.wordvec_size != m.hidden_size:
-        raise UserError(("--model better ties weights" if args.tied is None else "--tied ties the output weight to "
-                         "the embedding") + ": --wordvec-size must equal --hidden-size")
+    if m.tied and m.wordvec_size != m.last:
+        raise UserError((f"--model {model} ties weights" if args.tied is None else "--tied ties the output weight to "
+                         "the embedding") + ": --wordvec-size must equal "
+                        + ("--hidden-size" if m.last_size is None else "--last-size"))
     if d.train_file is None and any(v is not None for v in (d.valid_file, d.test_file, d.vocab_size, d.min_count)):
         raise UserError("--valid-file, --test-file, --vocab-size and --min-count need --train-file")
     if d.train_file is None and d.tokens == "chars":
@@ -393,7 +417,8 @@ def _describe_run(run, world) -> str:
             + "".join(f", at most {v}" for v in _budget_text(c.schedule)) + ", batch "
             f"{o.batch_size}" + (f" over {world.size} processes ({threads} thread{'s' if threads > 1 else ''} each)"
                                  if world.size > 1 else "")
-            + f", {o.time_size} steps, D={m.wordvec_size}, H={m.hidden_size}, lr {run.optimizer.lr:g}, "
+            + f", {o.time_size} steps, D={m.wordvec_size}, H={m.hidden_size}"
+            + ("" if m.last_size is None else f" (last {m.last_size})") + f", lr {run.optimizer.lr:g}, "
             f"{c.schedule.lr_schedule} schedule, "
             f"max_grad {o.max_grad}" + (f", dropout {m.dropout}" if m.model == "better" else "")
             + (f", adaptive softmax (cutoffs {','.join(map(str, model.loss_layer.cutoffs))}, div value "
@@ -416,8 +441,11 @@ def describe(model) -> str:
     if structure is None or type(model).__name__ != "RnnLanguageModel":
         return model._params_name
     st = structure()
+    regularisers = [f"{k.replace('_', ' ')} {st[k]}" for k in ("input_dropout", "hidden_dropout", "embed_dropout",
+                                                               "weight_drop", "ar", "tar") if k in st]
     return (f"RnnLanguageModel ({st['layers']} {st['cell'].upper()} layer{'s' if st['layers'] > 1 else ''}"
-            + (", tied" if st["tied"] else "") + ")")
+            + (", tied" if st["tied"] else "") + (f", dropout {st['dropout']}" if st["dropout"] is not None else "")
+            + (", locked" if st.get("locked") else "") + "".join(", " + r for r in regularisers) + ")")
 
 
 def _fail(world, line: str, code: int) -> int:

@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import models, optimizer
 from ..cli.options import UserError
+from .config import REGULARISERS
 
 
 def model_of(config, V: int, word_order, world, rows: slice):
@@ -25,7 +26,7 @@ def model_of(config, V: int, word_order, world, rows: slice):
         model = cls(V, m.wordvec_size, m.hidden_size, *([] if m.dropout is None else [m.dropout]), **head)
     else:
         model = models.RnnLanguageModel(V, m.wordvec_size, m.hidden_size, cell=m.cell, layers=m.layers, tied=m.tied,
-                                        dropout_ratio=m.dropout, **head)
+                                        dropout_ratio=m.dropout, **head, **{k: getattr(m, k) for k in REGULARISERS})
     model.set_precision(m.precision)
     for layer in getattr(model, "drop_layers", []):
         layer.row0 = rows.start
@@ -44,9 +45,10 @@ def param_count(config, V: int) -> int:
     for the adaptive head's): embedding, each recurrent layer (Wx, Wh, b), and the
     output bias with its weight unless tied to the embedding."""
     m = config.model
-    D, H, G = m.wordvec_size, m.hidden_size, models.CELLS[m.cell].GATES
-    body = sum(G * H * ((D if k == 0 else H) + H + 1) for k in range(m.layers))
-    return V * D + body + (0 if m.tied else H * V) + V
+    D, G = m.wordvec_size, models.CELLS[m.cell].GATES
+    sizes = [m.hidden_size] * (m.layers - 1) + [m.last]
+    body = sum(G * H * ((D if k == 0 else sizes[k - 1]) + H + 1) for k, H in enumerate(sizes))
+    return V * D + body + (0 if m.tied else m.last * V) + V
 
 
 def memory() -> int:

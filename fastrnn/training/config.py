@@ -13,7 +13,9 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 @dataclass(frozen=True)
 class Preset:
-    """What ``--model NAME`` means: the reference's class and the book's settings."""
+    """What ``--model NAME`` means: the reference's class and the book's settings
+    (AWD-LSTM's for ``awd``; the fields after ``lr_schedule`` are the sections'
+    defaults unless a preset says otherwise)."""
 
     model_class: str
     cell: str
@@ -25,6 +27,17 @@ class Preset:
     lr: float
     epochs: int
     lr_schedule: str
+    last_size: int | None = None
+    input_dropout: float | None = None
+    hidden_dropout: float | None = None
+    locked: bool = False
+    embed_dropout: float | None = None
+    weight_drop: float | None = None
+    ar: float = 0.0
+    tar: float = 0.0
+    time_size: int = 35
+    weight_decay: float = 0.0
+    average: str = "none"
 
 
 PRESETS = {
@@ -32,8 +45,15 @@ PRESETS = {
     "simple": Preset("SimpleRnnlm", "rnn", 1, False, 100, 100, None, 5.0, 4, "none"),
     "rnnlm": Preset("Rnnlm", "lstm", 1, False, 100, 100, None, 20.0, 4, "none"),
     "better": Preset("BetterRnnlm", "lstm", 2, True, 650, 650, 0.5, 20.0, 40, "plateau"),
+    "awd": Preset("RnnLanguageModel", "lstm", 3, True, 400, 1150, 0.4, 30.0, 500, "none", last_size=400,
+                  input_dropout=0.4, hidden_dropout=0.25, locked=True, embed_dropout=0.1, weight_drop=0.5, ar=2.0,
+                  tar=1.0, time_size=70, weight_decay=1.2e-6, average="ntasgd"),
 }
-"""The presets: the book's chapter-5 (SimpleRnnlm, Rnnlm) and chapter-6 (BetterRnnlm) settings."""
+"""The presets: the book's chapter-5 (SimpleRnnlm, Rnnlm) and chapter-6 (BetterRnnlm) settings,
+and AWD-LSTM's on PTB (Merity et al. 2017, their code's PTB command; its variable-length
+BPTT aside)."""
+REGULARISERS = ("last_size", "input_dropout", "hidden_dropout", "locked", "embed_dropout", "weight_drop", "ar", "tar")
+"""The settings of ``ModelConfig`` that are RnnLanguageModel's keywords of the same names."""
 DEFAULT_MODEL = "rnnlm"
 
 
@@ -48,6 +68,14 @@ class ModelConfig:
     wordvec_size: int = 100
     hidden_size: int = 100
     dropout: float | None = None
+    last_size: int | None = None
+    input_dropout: float | None = None
+    hidden_dropout: float | None = None
+    locked: bool = False
+    embed_dropout: float | None = None
+    weight_drop: float | None = None
+    ar: float = 0.0
+    tar: float = 0.0
     head: str = "full"
     cutoffs: list | None = None
     div_value: float | None = None
@@ -59,11 +87,19 @@ class ModelConfig:
         return PRESETS[self.model]
 
     def is_preset(self) -> bool:
-        """Whether the preset's own class builds this network (same cell, layers,
-        tying, and dropout exactly when the preset has it)."""
+        """Whether the preset's own class builds this network (one of the book's;
+        same cell, layers and tying, dropout exactly when the preset has it, no
+        regulariser of AWD-LSTM's)."""
         p = self.preset
-        return ((self.cell, self.layers, self.tied) == (p.cell, p.layers, p.tied)
-                and (self.dropout is None) == (p.dropout is None))
+        return (p.model_class != "RnnLanguageModel"
+                and (self.cell, self.layers, self.tied) == (p.cell, p.layers, p.tied)
+                and (self.dropout is None) == (p.dropout is None)
+                and all(getattr(self, k) == getattr(Preset, k) for k in REGULARISERS))
+
+    @property
+    def last(self) -> int:
+        """The hidden size of the last recurrent layer (the output head's input)."""
+        return self.hidden_size if self.last_size is None else self.last_size
 
 
 @dataclass
