@@ -16,7 +16,7 @@ from cli_support import fastrnn, markov_files
 from conftest import FUZZ_STATUSES
 from fastrnn import params_file
 
-FUZZ = settings(max_examples=int(os.environ.get("FASTRNN_FUZZ_CASES", 40)), deadline=None, derandomize=True,
+FUZZ = settings(max_examples=int(os.environ.get("FASTRNN_FUZZ_CASES", 20)), deadline=None, derandomize=True,
                 database=None, suppress_health_check=list(HealthCheck))
 
 BAD_INTS = st.sampled_from(["0", "-1", "1e3", "x", "", "99999999999999999999"])

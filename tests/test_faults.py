@@ -34,7 +34,7 @@ def assert_same_params(a, b):
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     directory = tmp_path_factory.mktemp("corpus")
-    files = markov_files(directory, sizes=(40_000, 4_000, 4_000))
+    files = markov_files(directory, sizes=(15_000, 2_000, 2_000))
     return files, directory / "cache"
 
 
@@ -597,14 +597,18 @@ def test_the_writability_probe_follows_no_planted_link(tmp_path, monkeypatch):
 # -- 6. soak: killed at random moments, resumed each time ----------------------------------------
 
 
-def test_killed_twenty_times_at_random_moments_ends_bit_identical(corpus, tmp_path):
+KILLS = 8
+"""Kills of the soak test (``python -m fastrnn.bench.soak`` makes as many as it is told)."""
+
+
+def test_killed_at_random_moments_ends_bit_identical(corpus, tmp_path):
     files, cache = corpus
     args = (*text_args(files, cache), *SMALL, "--epochs", 30, "--checkpoint-every", 3)
     fastrnn("train", *args, "--out", tmp_path / "whole")
     out = tmp_path / "soak"
     rng = np.random.default_rng(19)
     kills = 0
-    while kills < 20:
+    while kills < KILLS:
         resume = (out / checkpoint.NAME).exists() or (out / checkpoint.PREVIOUS).exists()
         proc = start_train(["--resume", out]) if resume else start_train(args, out)
         proc.stdout.readline()  # "training ..." or "resuming ...": started (however slow the machine is today)
@@ -619,6 +623,6 @@ def test_killed_twenty_times_at_random_moments_ends_bit_identical(corpus, tmp_pa
             break
         kills += 1
     fastrnn("train", "--resume", out)
-    assert kills == 20
+    assert kills == KILLS
     assert_same_params(tmp_path / "whole", out)
     assert not [p for p in os.listdir(out) if p.endswith(".tmp")]

@@ -195,8 +195,8 @@ def test_a_rank_killed_mid_step_ends_the_job_and_the_run_resumes(tmp_path, victi
     saying so, with no process left; --resume under mpiexec then ends with the
     params of one process's uninterrupted run (a full head with overlapped sums,
     an adaptive one without)."""
-    files = markov_files(tmp_path, sizes=(40_000, 4_000, 4_000))
-    args = ("train", *text_args(files, tmp_path / "cache"), *SMALL, "--epochs", 12, "--checkpoint-every", 3)
+    files = markov_files(tmp_path, sizes=(20_000, 2_000, 2_000))
+    args = ("train", *text_args(files, tmp_path / "cache"), *SMALL, "--epochs", 3, "--checkpoint-every", 3)
     fastrnn(*args, *options[1:], "--out", tmp_path / "whole")
     out = tmp_path / "killed"
     job = subprocess.Popen([MPIEXEC, "-n", "2", FASTRNN, *map(str, args), *options, "--out", str(out)],
