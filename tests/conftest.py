@@ -1,5 +1,10 @@
-import numpy as np
-import pytest
+import os
+
+if "PYTEST_XDIST_WORKER" in os.environ:  # two workers share the cores: OpenMP threads that wait sleep
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # (spinning, they took the cores from the other worker)
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 PROPERTY_CASES = {}
 """Generated cases run by each property-based test (tests/test_properties.py)."""

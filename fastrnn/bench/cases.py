@@ -12,7 +12,15 @@ cutoffs 2000 and 10000), whose PyTorch peer is the same model with
 shortlist to the embedding).  Word ids are uniform over the vocabulary, or
 Zipf-distributed (``ids="zipf"``: p(rank k) proportional to 1/(k+1), as words
 in text; ids are ranks), which puts fewer labels in an adaptive head's
-clusters of rare words.  Layer cases
+clusters of rare words.  ``better_locked_wd`` is ``better_step`` with its
+dropout locked and weight-drop 0.5 (fastrnn alone: read against ``better_step``);
+``awd_step`` is AWD-LSTM's PTB model (N=20, T=70, embedding 400, LSTM layers
+1150, 1150, 400, tied, every regulariser of ``--model awd``), whose PyTorch peer
+is the same model as AWD-LSTM's code makes it (its LSTMs with the masked
+weight swapped in each batch).  ``dropout_650`` times a dropout layer's
+forward and backward at (20, 35, 650), ratio 0.5: fastrnn's ``TimeDropout``
+(its counter-based masks, drawn again in backward), the reference's NumPy
+(``np.random.rand`` masks, stored), PyTorch's ``F.dropout``.  Layer cases
 time forward + backward of one recurrent layer at N=20 (or 128), T=35.
 ``recurrent_650`` times the recurrent product of one step of a 650-unit LSTM
 alone, (20, 650) @ (650, 2600), as the layer makes it (fastrnn: on the weight
@@ -45,10 +53,17 @@ CASES = {
     "large_product": dict(product=(700, 650, 2600)),
     "lstm_650_bf16": dict(cell="lstm", N=20, T=35, D=650, H=650, precision="bf16"),
     "better_step_bf16": dict(_BETTER, precision="bf16"),
+    "better_locked_wd": dict(_BETTER, model="better_locked_wd"),
+    "dropout_650": dict(dropout=(20, 35, 650)),
+    "awd_step": dict(_LM, D=400, H=1150, T=70, model="awd"),
+    "awd_step_bf16": dict(_LM, D=400, H=1150, T=70, model="awd", precision="bf16"),
     "large_product_bf16": dict(product=(700, 650, 2600), precision="bf16"),
 }
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 LR, MAX_GRAD = 0.1, 0.25
+AWD = dict(layers=3, last_size=400, tied=True, dropout_ratio=0.4, input_dropout=0.4, hidden_dropout=0.25,
+           locked=True, embed_dropout=0.1, weight_drop=0.5, ar=2.0, tar=1.0)
+"""``awd_step``'s RnnLanguageModel keywords (``--model awd``'s)."""
 
 
 def flops(case: str):
@@ -94,6 +109,9 @@ def _fastrnn(p, rng, ids):
     from fastrnn.optimizer import SGD
     from fastrnn.trainer import train_step
 
+    if "dropout" in p:
+        layer, xs = time_layers.TimeDropout(0.5, seed=1), rng.standard_normal(p["dropout"]).astype(np.float32)
+        return lambda: layer.backward(layer.forward(xs))
     if "product" in p:
         A, B = _product(rng, *p["product"])
         C = np.empty((A.shape[0], B.shape[1]), np.float32)
@@ -108,8 +126,13 @@ def _fastrnn(p, rng, ids):
         return lambda: matmul(A, B, out=C, bf16=p.get("precision") == "bf16")
     if "model" in p:
         np.random.seed(0)
-        cls = {"simple": models.SimpleRnnlm, "rnnlm": models.Rnnlm, "better": models.BetterRnnlm}[p["model"]]
         head = {"head": "adaptive", "cutoffs": p["cutoffs"]} if p.get("head") == "adaptive" else {}
+        structures = {"better_locked_wd": dict(layers=2, tied=True, dropout_ratio=0.5, locked=True, weight_drop=0.5),
+                      "awd": AWD}
+        if p["model"] in structures:
+            cls, head = models.RnnLanguageModel, {**head, **structures[p["model"]]}
+        else:
+            cls = {"simple": models.SimpleRnnlm, "rnnlm": models.Rnnlm, "better": models.BetterRnnlm}[p["model"]]
         model, opt = cls(p["V"], p["D"], p["H"], **head, precision=p.get("precision", "fp32")), SGD(LR)
         xs, ts = _step_data(rng, p["V"], p["N"], p["T"], ids)
         return lambda: train_step(model, opt, xs, ts, MAX_GRAD, 1)
@@ -124,6 +147,13 @@ def _numpy(p, rng, ids):
 
     if p.get("precision", "fp32") != "fp32":
         return None
+    if "dropout" in p:  # the reference's TimeDropout
+        xs = rng.standard_normal(p["dropout"]).astype(np.float32)
+
+        def dropout():
+            mask = (np.random.rand(*xs.shape) > 0.5).astype(np.float32) * np.float32(2.0)
+            return (xs * mask) * mask
+        return dropout
     if "product" in p:  # NumPy's own BLAS, on its own threads
         A, B = _product(rng, *p["product"])
         C = np.empty((A.shape[0], B.shape[1]), np.float32)
@@ -166,6 +196,16 @@ def _torch_fp32(p, rng, ids):
         A, B = (torch.from_numpy(a) for a in _product(rng, *p["product"]))
         C = torch.empty((A.shape[0], B.shape[1]))
         return lambda: torch.mm(A, B, out=C)
+    if p.get("model") == "awd":
+        return _torch_awd(p, rng, ids)
+    if "dropout" in p:
+        x = torch.from_numpy(rng.standard_normal(p["dropout"]).astype(np.float32)).requires_grad_()
+
+        def dropout():
+            torch.nn.functional.dropout(x, 0.5, training=True).backward(torch.ones_like(x))
+        return dropout
+    if p.get("model") == "better_locked_wd":
+        return None
     if "model" in p:
         V, D, H = p["V"], p["D"], p["H"]
         better = p["model"] == "better"
@@ -209,6 +249,47 @@ def _torch_fp32(p, rng, ids):
         out, _ = rnn(x)
         out.backward(d)
     return fb
+
+
+def _torch_awd(p, rng, ids):
+    """AWD-LSTM's model as its code makes it: embedding dropout on the weight,
+    locked dropout masks (N, 1, D), each LSTM's recurrent weight dropped from a raw
+    copy and swapped in each batch, AR and TAR, the decoder tied to the embedding."""
+    import torch
+    import torch.nn.functional as F
+
+    V, D, H, N, T = p["V"], p["D"], p["H"], p["N"], p["T"]
+    sizes = [(D, H), (H, H), (H, D)]
+    emb, bias = torch.nn.Embedding(V, D), torch.nn.Parameter(torch.zeros(V))
+    lstms = [torch.nn.LSTM(i, o, batch_first=True) for i, o in sizes]
+    raws = []
+    for lstm in lstms:
+        raws.append(torch.nn.Parameter(lstm.weight_hh_l0.detach().clone()))
+        del lstm.weight_hh_l0
+        lstm.weight_hh_l0 = raws[-1] * 1.0
+    params = [emb.weight, bias, *raws, *[q for lstm in lstms for q in lstm.parameters()]]
+    opt = torch.optim.SGD(params, lr=LR)
+    xs, ts = (torch.from_numpy(a) for a in _step_data(rng, V, N, T, ids))
+    state = [None] * 3
+
+    def locked(x, ratio):
+        return x * x.new_empty((x.shape[0], 1, x.shape[2])).bernoulli_(1 - ratio) / (1 - ratio)
+
+    def step():
+        keep = emb.weight.new_empty((V, 1)).bernoulli_(1 - AWD["embed_dropout"]) / (1 - AWD["embed_dropout"])
+        x = locked(F.embedding(xs, emb.weight * keep), AWD["input_dropout"])
+        for k, lstm in enumerate(lstms):
+            lstm.weight_hh_l0 = F.dropout(raws[k], AWD["weight_drop"], training=True)
+            raw, s = lstm(x, state[k])
+            state[k] = tuple(a.detach() for a in s)
+            x = locked(raw, AWD["hidden_dropout"] if k < 2 else AWD["dropout_ratio"])
+        loss = F.cross_entropy(F.linear(x, emb.weight, bias).reshape(-1, V), ts.reshape(-1))
+        loss = loss + AWD["ar"] * x.pow(2).mean() + AWD["tar"] * (raw[:, 1:] - raw[:, :-1]).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, MAX_GRAD)
+        opt.step()
+    return step
 
 
 CONTENDERS = {"fastrnn": _fastrnn, "torch": _torch, "numpy": _numpy}
