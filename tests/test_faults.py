@@ -149,7 +149,7 @@ def test_a_finished_run_is_replaced_only_on_purpose(corpus, tmp_path):
 def test_two_runs_never_write_one_log(corpus, tmp_path):
     files, cache = corpus
     log = tmp_path / "one.log"
-    first = start_train([*text_args(files, cache), *SMALL, "--epochs", 3, "--log", log])
+    first = start_train([*text_args(files, cache), *SMALL, "--epochs", 1000, "--log", log])  # killed below
     try:
         deadline = time.monotonic() + 120
         while not log.exists() or log.stat().st_size == 0:
