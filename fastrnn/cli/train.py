@@ -31,9 +31,9 @@ UNUSED_OPTIONS = {"none": ("lr_decay", "patience", "min_lr"), "plateau": (), "st
 
 def _defaults_text() -> str:
     """The presets' settings and every other default, for --help."""
-    preset_keys = [f.name for f in fields(Preset) if f.name != "model_class"]
-    presets = "; ".join(f"{name}: " + ", ".join(f"{k}={getattr(p, k)}" for k in preset_keys
-                                                  if getattr(p, k) is not None and getattr(p, k) != getattr(Preset, k, None))
+    preset_keys = [f.name for f in fields(Preset) if f.name not in ("model_class", "settings")]
+    presets = "; ".join(f"{name}: " + ", ".join(f"{k}={v}" for k, v in [*((k, getattr(p, k)) for k in preset_keys),
+                                                                      *p.settings.items()] if v is not None)
                         for name, p in PRESETS.items())
     common = [(f.name, f.default) for section in SECTIONS.values() for f in fields(section)
               if f.name not in preset_keys and f.name != "model" and f.default is not None]

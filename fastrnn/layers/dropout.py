@@ -44,16 +44,19 @@ class TimeDropout:
         self.calls, self.row0 = 0, 0
         self._key, self._shape = None, None  # the last training forward's key and (shape, dtype)
 
-    def _run(self, x: np.ndarray) -> np.ndarray:
-        """x masked (rows: its first axis), by the last training forward's mask."""
-        out = np.empty_like(x)
+    def _run(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """x (C-contiguous) masked (rows: its first axis), by the last training forward's
+        mask, into ``out`` (x's shape and dtype; may be x) or a new array."""
+        target = out if out is not None and out.flags.c_contiguous else np.empty_like(x)
         rows = x.shape[0] if x.ndim else 1
         flat = (rows, x.size // rows if rows else 0)
         period = x.shape[-1] if self.locked and x.ndim > 1 else flat[1]
         ratio = self.dropout_ratio
-        masks.row_dropout(x.reshape(flat), out.reshape(flat), self._key, self.row0, max(1, period),
+        masks.row_dropout(x.reshape(flat), target.reshape(flat), self._key, self.row0, max(1, period),
                           threshold(ratio), x.dtype.type(1 / (1 - ratio)))
-        return out
+        if out is not None and target is not out:
+            out[...] = target
+        return out if out is not None else target
 
     def forward(self, xs: np.ndarray) -> np.ndarray:
         """xs (N, ...), float -> same shape (a row of the batch is ``xs[n]``)."""
@@ -67,10 +70,12 @@ class TimeDropout:
         self.calls += 1
         return self._run(xs)
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """dout masked by the last forward's mask, into ``out`` when given (of dout's
+        shape and dtype; may be dout itself)."""
         if self._key is None:
             return dout
-        return self._run(v.float_array(dout, "dout", *self._shape))
+        return self._run(v.float_array(dout, "dout", *self._shape), out)
 
     @property
     def mask(self) -> np.ndarray | None:

@@ -117,7 +117,7 @@ class Recurrent(Precision):
             _groups.column_sum(dA2, db, slices)
             dxs = row_matmul(dA2, Wx.T, np.empty((N * T, D), self.dtype), self.bf16)
         if dropped is not None:
-            dWh[...] = self.weight_drop.backward(dWh)
+            self.weight_drop.backward(dWh, out=dWh)
         return dxs.reshape(N, T, D), dfirst
 
     def _recur(self, xw, b, Wh, states, threads):

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 @dataclass(frozen=True)
 class Preset:
     """What ``--model NAME`` means: the reference's class and the book's settings
-    (AWD-LSTM's for ``awd``; the fields after ``lr_schedule`` are the sections'
-    defaults unless a preset says otherwise)."""
+    (AWD-LSTM's for ``awd``), and in ``settings`` any other setting the preset
+    changes from its section's default (flat names, ``KEYS``)."""
 
     model_class: str
     cell: str
@@ -27,17 +27,7 @@ class Preset:
     lr: float
     epochs: int
     lr_schedule: str
-    last_size: int | None = None
-    input_dropout: float | None = None
-    hidden_dropout: float | None = None
-    locked: bool = False
-    embed_dropout: float | None = None
-    weight_drop: float | None = None
-    ar: float = 0.0
-    tar: float = 0.0
-    time_size: int = 35
-    weight_decay: float = 0.0
-    average: str = "none"
+    settings: dict = field(default_factory=dict)
 
 
 PRESETS = {
@@ -45,9 +35,10 @@ PRESETS = {
     "simple": Preset("SimpleRnnlm", "rnn", 1, False, 100, 100, None, 5.0, 4, "none"),
     "rnnlm": Preset("Rnnlm", "lstm", 1, False, 100, 100, None, 20.0, 4, "none"),
     "better": Preset("BetterRnnlm", "lstm", 2, True, 650, 650, 0.5, 20.0, 40, "plateau"),
-    "awd": Preset("RnnLanguageModel", "lstm", 3, True, 400, 1150, 0.4, 30.0, 500, "none", last_size=400,
-                  input_dropout=0.4, hidden_dropout=0.25, locked=True, embed_dropout=0.1, weight_drop=0.5, ar=2.0,
-                  tar=1.0, time_size=70, weight_decay=1.2e-6, average="ntasgd"),
+    "awd": Preset("RnnLanguageModel", "lstm", 3, True, 400, 1150, 0.4, 30.0, 500, "none",
+                  {"last_size": 400, "input_dropout": 0.4, "hidden_dropout": 0.25, "locked": True,
+                   "embed_dropout": 0.1, "weight_drop": 0.5, "ar": 2.0, "tar": 1.0, "time_size": 70,
+                   "weight_decay": 1.2e-6, "average": "ntasgd"}),
 }
 """The presets: the book's chapter-5 (SimpleRnnlm, Rnnlm) and chapter-6 (BetterRnnlm) settings,
 and AWD-LSTM's on PTB (Merity et al. 2017, their code's PTB command; its variable-length
@@ -94,7 +85,7 @@ class ModelConfig:
         return (p.model_class != "RnnLanguageModel"
                 and (self.cell, self.layers, self.tied) == (p.cell, p.layers, p.tied)
                 and (self.dropout is None) == (p.dropout is None)
-                and all(getattr(self, k) == getattr(Preset, k) for k in REGULARISERS))
+                and all(getattr(self, k) == getattr(ModelConfig, k) for k in REGULARISERS))
 
     @property
     def last(self) -> int:
@@ -194,7 +185,7 @@ class RunConfig:
         if unknown:
             raise KeyError(f"unknown settings: {', '.join(sorted(unknown))}")
         p = PRESETS[model]
-        flat = {**{k: getattr(p, k) for k in KEYS if hasattr(p, k)}, **given, "model": model}
+        flat = {**{k: getattr(p, k) for k in KEYS if hasattr(p, k)}, **p.settings, **given, "model": model}
         if flat.get("head") == "adaptive" and flat.get("div_value") is None:
             flat["div_value"] = 4.0
         return cls(**{name: section(**{f.name: flat[f.name] for f in fields(section) if f.name in flat})
