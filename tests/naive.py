@@ -2,6 +2,8 @@
 
 The oracle of every test: nothing here calls fastrnn.
 """
+import math
+
 import numpy as np
 
 
@@ -346,3 +348,19 @@ def dropout_mask(seed, call, row0, shape, ratio, locked=False):
         if splitmix_draw(row_key, draw) >> 32 >= threshold:
             out[index] = 1 / (1 - ratio)
     return out
+
+
+def bptt_length(seed, step, mean):
+    """The window length of ``step`` under variable-length BPTT, from its stated rule
+    in exact rationals: base ``mean`` (or ``mean / 2`` when draw 0's high 32 bits are
+    below round(0.05 * 2**32)), plus ``mean / 14`` times the sum of draws 1-12's high
+    32 bits over 2**32 less 6; floored, clipped to [max(1, mean / 14 rounded half up), mean +
+    max(1, mean // 7)]."""
+    from fractions import Fraction
+
+    k = splitmix_draw(splitmix_draw(splitmix_draw(0, 0x62707474), seed), step)
+    high = [splitmix_draw(k, i) >> 32 for i in range(13)]
+    base = Fraction(mean, 2) if high[0] < round(0.05 * 2**32) else Fraction(mean)
+    z = Fraction(sum(high[1:]), 2**32) - 6
+    length = math.floor(base + z * Fraction(mean, 14))
+    return min(max(length, max(1, math.floor(Fraction(mean, 14) + Fraction(1, 2)))), mean + max(1, mean // 7))

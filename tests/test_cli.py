@@ -2,10 +2,12 @@
 import re
 
 import numpy as np
+import pytest
 
 from cli_support import SMALL, fastrnn, markov_files, text_args, value
 from fastrnn import BetterRnnlm, SimpleRnnlm
 from fastrnn.params_file import read_params
+from naive import language_model_loss
 
 BEST = 2.0
 """The best possible perplexity of the Markov corpus (its entropy rate is log 2)."""
@@ -149,6 +151,16 @@ def test_cells_layers_and_tying_train_evaluate_generate_and_score(tmp_path):
     assert (a.model, b.model) == ("Rnnlm", "RnnLanguageModel")
     for x, y in zip(a.arrays, b.arrays, strict=True):
         np.testing.assert_array_equal(x, y)
+    # AWD-LSTM's test protocol: one stateful pass over the text (batch size 1), in windows of 9 words
+    one = fastrnn("eval", tmp_path / "generic" / "params.npz", "--test-file", files["test"], "--cache-dir",
+                  tmp_path / "cache", "--batch-size", 1, "--time-size", 9).stdout
+    assert ", batch size 1, 9 time steps)" in one
+    index = {w: i for i, w in enumerate(b.words)}
+    ids = np.array([index[w] for line in files["test"].read_text().splitlines() for w in [*line.split(), "<eos>"]])
+    scored = (len(ids) - 1) // 9 * 9
+    E, Wx, Wh, bias, W, bW = b.arrays
+    loss, _ = language_model_loss(E, [("lstm", Wx, Wh, bias)], W, bW, ids[None, :scored], ids[None, 1:scored + 1])
+    assert value("test perplexity", one) == pytest.approx(np.exp(loss), abs=0.006)
     out = tmp_path / "gru"
     run = fastrnn("train", *args, "--cell", "gru", "--layers", 3, "--tied", "--wordvec-size", 32, "--dropout", 0.1,
                   "--out", out)

@@ -176,8 +176,10 @@ def test_generate_needs_a_known_word_and_a_generating_model(bad_params, run_dir)
 
 
 def test_eval_of_a_short_or_bad_test_file(files, run_dir):
-    assert "has 5 words; evaluation needs at least 351" in error_line("eval", run_dir / "params.npz", "--test-file",
-                                                                      files["short"])
+    assert "has 5 words; evaluation with --batch-size 10 and --time-size 35 needs at least 351" in error_line(
+        "eval", run_dir / "params.npz", "--test-file", files["short"])
+    assert "evaluation with --batch-size 1 and --time-size 5 needs at least 6" in error_line(
+        "eval", run_dir / "params.npz", "--test-file", files["short"], "--batch-size", 1, "--time-size", 5)
     assert "--test-file " in error_line("eval", run_dir / "params.npz", "--test-file", files["binary"])
     line = error_line("eval", run_dir / "params.npz", "--test-file", files["cache"].parent / "nope.txt")
     assert line.endswith("nope.txt: no such file")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from ..kernels.gemm import BF16
 from .files import cache_dir_of, convert_text
-from .options import UserError
+from .options import UserError, int_at_least
 from .saved import build_model, read_params, vocabulary, vocabulary_of
 from ..training.evaluation import EVAL_BATCH, EVAL_TIME, bits
 
@@ -18,6 +18,12 @@ def add_parser(sub) -> None:
                                                    "default: PTB's test set)")
     ev.add_argument("--model", choices=["simple", "rnnlm", "better"], help="model of the params (default: "
                                                                            "read from the file)")
+    ev.add_argument("--batch-size", type=int_at_least(1), default=EVAL_BATCH,
+                    help=f"rows read at once, each from its own offset and a zero state (default {EVAL_BATCH}, the "
+                         "reference's; 1: one stateful pass over the whole text, AWD-LSTM's test protocol)")
+    ev.add_argument("--time-size", type=int_at_least(1), default=EVAL_TIME,
+                    help=f"time steps a forward (default {EVAL_TIME}); the last words of each row that do not fill "
+                         "one are not scored")
     ev.add_argument("--cache-dir", type=Path, help="where converted corpora are kept")
     ev.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
                     help="of the products (default fp32, whatever the params were trained with; bf16 needs a CPU "
@@ -50,12 +56,16 @@ def run(args) -> float:
         vocab = vocabulary(stored, args.params)
         corpus, name = convert_text(Path(test_file), vocab, cache_dir_of(args.cache_dir), progress,
                                     "--test-file").ids, test_file
-    if len(corpus) < EVAL_BATCH * EVAL_TIME + 1:
-        raise UserError(f"{name} has {len(corpus):,} words; evaluation needs at least {EVAL_BATCH * EVAL_TIME + 1}")
+    need = args.batch_size * args.time_size + 1
+    if len(corpus) < need:
+        raise UserError(f"{name} has {len(corpus):,} words; evaluation with --batch-size {args.batch_size} and "
+                        f"--time-size {args.time_size} needs at least {need:,}")
     model.reset_state()
-    ppl = eval_perplexity(model, corpus, EVAL_BATCH, EVAL_TIME, progress=progress)
+    ppl = eval_perplexity(model, corpus, args.batch_size, args.time_size, progress=progress)
     chars = (stored.settings or {}).get("tokens") == "chars"
-    print(f"test perplexity: {ppl:.2f} ({kind}, {args.params}, on {name}"
+    protocol = ("" if (args.batch_size, args.time_size) == (EVAL_BATCH, EVAL_TIME) else
+                f", batch size {args.batch_size}, {args.time_size} time steps")
+    print(f"test perplexity: {ppl:.2f} ({kind}, {args.params}, on {name}{protocol}"
           + (", precision bf16)" if args.precision == "bf16" else ")")
           + (f"; bits per character: {bits(ppl):.4f}" if chars else ""))
     return ppl

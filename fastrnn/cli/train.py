@@ -160,6 +160,10 @@ def _add_regulariser_options(group) -> None:
                        "ALPHA * mean(h**2) of the last layer's dropped output to the objective (awd 2)")
     group.add_argument("--tar", type=non_negative_float, metavar="BETA", help="temporal activation regularisation: "
                        "adds BETA * mean((h[t+1] - h[t])**2) of the last layer's output (awd 1)")
+    group.add_argument("--variable-bptt", action=argparse.BooleanOptionalAction, default=None,
+                       help="each step's windows of their own length, drawn around --time-size (the mean, or half "
+                            "of it one step in 20, spread --time-size / 14), and the step's lr scaled by length / "
+                            "--time-size (awd)")
 
 
 def _add_parallel_options(group) -> None:
@@ -417,7 +421,7 @@ def _describe_run(run, world) -> str:
             + "".join(f", at most {v}" for v in _budget_text(c.schedule)) + ", batch "
             f"{o.batch_size}" + (f" over {world.size} processes ({threads} thread{'s' if threads > 1 else ''} each)"
                                  if world.size > 1 else "")
-            + f", {o.time_size} steps, D={m.wordvec_size}, H={m.hidden_size}"
+            + f", {o.time_size} steps" + (" (variable)" if o.variable_bptt else "") + f", D={m.wordvec_size}, H={m.hidden_size}"
             + ("" if m.last_size is None else f" (last {m.last_size})") + f", lr {run.optimizer.lr:g}, "
             f"{c.schedule.lr_schedule} schedule, "
             f"max_grad {o.max_grad}" + (f", dropout {m.dropout}" if m.model == "better" else "")

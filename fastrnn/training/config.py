@@ -4,7 +4,8 @@ every default, each written once.
 A run's configuration is stored in its checkpoints and params files as one flat
 JSON object (the ``settings`` entry, one key a field: ``to_dict``).
 ``RunConfig.from_dict`` reads it back, the files of an older fastrnn included:
-a key they lack takes its default, the preset's where the preset has one.
+a key they lack takes its default, the preset's where the preset has one (but
+for ``BEFORE``: what the files of a fastrnn without the setting ran with).
 """
 from __future__ import annotations
 
@@ -38,11 +39,10 @@ PRESETS = {
     "awd": Preset("RnnLanguageModel", "lstm", 3, True, 400, 1150, 0.4, 30.0, 500, "none",
                   {"last_size": 400, "input_dropout": 0.4, "hidden_dropout": 0.25, "locked": True,
                    "embed_dropout": 0.1, "weight_drop": 0.5, "ar": 2.0, "tar": 1.0, "time_size": 70,
-                   "weight_decay": 1.2e-6, "average": "ntasgd"}),
+                   "variable_bptt": True, "weight_decay": 1.2e-6, "average": "ntasgd"}),
 }
 """The presets: the book's chapter-5 (SimpleRnnlm, Rnnlm) and chapter-6 (BetterRnnlm) settings,
-and AWD-LSTM's on PTB (Merity et al. 2017, their code's PTB command; its variable-length
-BPTT aside)."""
+and AWD-LSTM's on PTB (Merity et al. 2017, their code's PTB command)."""
 REGULARISERS = ("last_size", "input_dropout", "hidden_dropout", "locked", "embed_dropout", "weight_drop", "ar", "tar")
 """The settings of ``ModelConfig`` that are RnnLanguageModel's keywords of the same names."""
 DEFAULT_MODEL = "rnnlm"
@@ -116,6 +116,8 @@ class OptimConfig:
     weight_decay: float = 0.0
     batch_size: int = 20
     time_size: int = 35
+    variable_bptt: bool = False
+    """Each step's window length drawn around ``time_size``, its lr scaled (``fastrnn.training.bptt``)."""
 
 
 @dataclass
@@ -194,7 +196,7 @@ class RunConfig:
     @classmethod
     def from_dict(cls, settings: dict) -> RunConfig:
         """The configuration a file stored (``to_dict``), of this fastrnn or an older one."""
-        return cls.of(settings["model"], {k: v for k, v in settings.items() if k in KEYS})
+        return cls.of(settings["model"], {**BEFORE, **{k: v for k, v in settings.items() if k in KEYS}})
 
     def to_dict(self) -> dict:
         """The flat JSON-ready form files store."""
@@ -206,6 +208,9 @@ class RunConfig:
                                                                  if k in {f.name for f in fields(section)}})
                             for name, section in SECTIONS.items()})
 
+
+BEFORE = {"variable_bptt": False}
+"""Settings a preset gained after its files were first written: what a file without them ran with."""
 
 KEYS = tuple(f.name for section in SECTIONS.values() for f in fields(section))
 """Every setting's flat name, section by section."""

@@ -9,7 +9,9 @@ every epoch) follows ``lr_schedule`` "plateau": it is evaluated on the
 validation set after every epoch (its state reset around the evaluation), keeps
 the best params, and divides the learning rate by ``lr_decay`` after
 ``patience`` epochs without improvement (``fastrnn.training.schedule``).
-A budget (``fastrnn.training.budget``) may end the run within an epoch, and
+With ``variable_bptt`` each step's windows have their own length and the step its
+own rate (``fastrnn.training.bptt``).  A budget (``fastrnn.training.budget``) may
+end the run within an epoch, and
 an average of the params (``fastrnn.training.average``) may stand in for them
 in every evaluation and file of params.
 
@@ -32,7 +34,7 @@ from .. import optimizer as optimizers
 from .. import parallel, params_file
 from ..datasets.text import UNITS
 from ..trainer import Report, TrainingDiverged, train_step
-from . import batches, build, checkpoint, state
+from . import batches, bptt, build, checkpoint, state
 from .average import Average
 from .budget import Budget
 from .evaluation import evaluate
@@ -219,12 +221,10 @@ class Run:
             for it in self.report.epoch(range(p.iteration, self.iters_per_epoch), f"epoch {p.epoch + 1}"):
                 if self.schedule.kind in BY_STEP:
                     self.optimizer.lr = self.schedule.lr_at(c.optim.lr, p.done, self.budget.total)
-                bx, bt = batches.windows(self.xs, self.ts, c.optim.batch_size, p.time_idx, c.optim.time_size,
-                                         self.rows)
-                p.time_idx += c.optim.time_size
-                loss = train_step(self.model, self.optimizer, bx, bt, c.optim.max_grad, p.done + 1, self._reduce,
-                                  self.share, self._stats, c.optim.weight_decay,
-                                  self._reducer.submit if self.world.size > 1 else None)
+                T = bptt.length(c.model.seed, p.done, c.optim.time_size) if c.optim.variable_bptt else c.optim.time_size
+                bx, bt = batches.windows(self.xs, self.ts, c.optim.batch_size, p.time_idx, T, self.rows)
+                p.time_idx += T
+                loss = self._step(bx, bt, T / c.optim.time_size)
                 p.iteration = it + 1
                 p.add_step(loss, self._stats.get("grad_norm", math.nan))
                 if self.average.active:
@@ -236,7 +236,7 @@ class Run:
                     self._clock()
                 if self.world.size == 1:
                     self._stop = self._signal
-                words += c.optim.batch_size * c.optim.time_size
+                words += c.optim.batch_size * T
                 if it % c.output.eval_interval == 0:
                     self._report_line(it, words / (time.perf_counter() - start))
                 if p.done % RELEASE_EVERY == 0:
@@ -254,6 +254,17 @@ class Run:
             self._end_of_epoch(time.perf_counter() - start)
         else:
             self._end_of_budget()
+
+    def _step(self, bx: np.ndarray, bt: np.ndarray, lr_scale: float) -> float:
+        """One training step on this process's windows, at ``lr_scale`` times the rate; its loss."""
+        o, lr = self.config.optim, self.optimizer.lr
+        self.optimizer.lr = lr * lr_scale
+        try:
+            return train_step(self.model, self.optimizer, bx, bt, o.max_grad, self.progress.done + 1, self._reduce,
+                              self.share, self._stats, o.weight_decay,
+                              self._reducer.submit if self.world.size > 1 else None)
+        finally:
+            self.optimizer.lr = lr
 
     def _record(self, event: str, **values) -> None:
         """A log record: the event, where the run is, and ``values``."""
