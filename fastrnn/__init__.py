@@ -9,6 +9,7 @@ from .generation import BetterRnnlmGen, RnnLanguageModelGen, RnnlmGen, SimpleRnn
 from .model_files import load_model
 from .models import BetterRnnlm, Rnnlm, RnnLanguageModel, SimpleRnnlm
 
-__version__ = "0.1.0"
+__version__ = "0.5.0"
+"""The version: the one place it is written (``pyproject.toml`` reads it from here)."""
 __all__ = ["SimpleRnnlm", "Rnnlm", "BetterRnnlm", "RnnLanguageModel", "SimpleRnnlmGen", "RnnlmGen", "BetterRnnlmGen",
            "RnnLanguageModelGen", "load_model", "__version__"]

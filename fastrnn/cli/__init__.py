@@ -1,29 +1,30 @@
-"""The ``fastrnn`` command.
-
-``fastrnn train`` trains a language model on the bundled Penn Treebank or on your
-own text, with checkpoints that resume exactly and, under ``mpiexec``, several
-processes; ``fastrnn eval`` prints the test perplexity of saved params;
-``fastrnn generate`` writes text with them; ``fastrnn score`` gives each line of
-a text its log-probability; ``fastrnn plot`` draws the perplexities of a run's
-``--log``.  A mistake in the input (a bad
-file, word, size or path) ends a command with one line,
-``fastrnn <command>: error: ...``, and exit status 2.
-"""
+"""The ``fastrnn`` command (``DESCRIPTION``, its help)."""
 from __future__ import annotations
 
 import argparse
 import os
 import sys
 
+from .. import __version__
 from . import evaluate, generate, plot, score, train
 from .options import Parser, UserError, error
+
+DESCRIPTION = """\
+fastrnn train trains a language model on the bundled Penn Treebank or on your own
+text, with checkpoints that resume exactly and, under mpiexec, several processes;
+fastrnn eval prints the test perplexity of saved params; fastrnn generate writes
+text with them; fastrnn score gives each line of a text its log-probability;
+fastrnn plot draws the perplexities of a run's --log. A mistake in the input (a
+bad file, word, size or path) ends a command with one line, "fastrnn <command>:
+error: ...", and exit status 2."""
 
 COMMANDS = {"train": train, "eval": evaluate, "generate": generate, "score": score, "plot": plot}
 """Each command's module: ``add_parser(subparsers)`` and ``run(args)``."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="fastrnn", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(prog="fastrnn", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"fastrnn {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for command in COMMANDS.values():
         command.add_parser(sub)

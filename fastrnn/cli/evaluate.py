@@ -28,7 +28,8 @@ def add_parser(sub) -> None:
     ev.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
                     help="of the products (default fp32, whatever the params were trained with; bf16 needs a CPU "
                          "with AVX512_BF16)")
-    ev.add_argument("--no-progress", action="store_true")
+    ev.add_argument("--no-progress", action="store_true", help="no progress bar (the default when output is not a "
+                                                                "terminal)")
 
 
 def run(args) -> float:

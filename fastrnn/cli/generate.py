@@ -1,7 +1,6 @@
 """``fastrnn generate``: text from saved params, a prompt and sampling controls."""
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -12,25 +11,26 @@ from .saved import build_model, read_params, vocabulary
 
 def add_parser(sub) -> None:
     gen = sub.add_parser("generate", help="write text with trained params, from a start word or a prompt",
-                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                         description="Write text with trained params, from a start word or a prompt.")
     gen.add_argument("params", type=Path, help="params of a language model of fastrnn train: fastrnn's .npz or the "
                                                "reference's Rnnlm.pkl or BetterRnnlm.pkl")
     gen.add_argument("--model", choices=["simple", "rnnlm", "better"], default=None,
                      help="model of the params (default: read from the file)")
     gen.add_argument("--prompt", help="words the text starts with, each fed to the model (default: --start)")
-    gen.add_argument("--start", default="you", help="the first word, when there is no --prompt")
-    gen.add_argument("--length", type=int_at_least(1), default=100, help="words to write, the prompt's included")
-    gen.add_argument("--samples", type=int_at_least(1), default=1, help="texts to write, each from the prompt")
+    gen.add_argument("--start", default="you", help="the first word, when there is no --prompt (default: you)")
+    gen.add_argument("--length", type=int_at_least(1), default=100, help="words to write, the prompt's included (default: 100)")
+    gen.add_argument("--samples", type=int_at_least(1), default=1, help="texts to write, each from the prompt (default: 1)")
     gen.add_argument("--temperature", type=non_negative_float, default=1.0,
                      help="divides the scores before the softmax: below 1 surer, above 1 more varied; 0: the most "
-                          "probable word every time")
-    gen.add_argument("--top-k", type=int_at_least(1), default=None, help="draw from the K most probable words only")
+                          "probable word every time (default: 1)")
+    gen.add_argument("--top-k", type=int_at_least(1), default=None, help="draw from the K most probable words only (default: all)")
     gen.add_argument("--top-p", type=probability, default=None,
-                     help="draw from the fewest most probable words whose probabilities add up to P")
+                     help="draw from the fewest most probable words whose probabilities add up to P "
+                          "(default: 1, all)")
     gen.add_argument("--skip", default=None, metavar="W1,W2,...",
                      help="words never written besides <unk> (default: none; N and $ for PTB's vocabulary, as the "
                           "book does)")
-    gen.add_argument("--seed", type=SEED, default=0, help="seed of the sampling")
+    gen.add_argument("--seed", type=SEED, default=0, help="seed of the sampling (default: 0)")
 
 
 PTB_SKIPS = ("N", "$")

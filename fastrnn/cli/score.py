@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
     sc.add_argument("--per-word", action="store_true", help="each token's log-probability instead of the line")
     sc.add_argument("--model", choices=["simple", "rnnlm", "better"], help="model of the params (default: read "
                                                                            "from the file)")
-    sc.add_argument("--batch-size", type=int_at_least(1), default=32, help="lines scored together")
+    sc.add_argument("--batch-size", type=int_at_least(1), default=32, help="lines scored together (default: 32)")
 
 
 def _lines(path: Path):

@@ -59,9 +59,12 @@ def add_parser(sub) -> None:
                             "turned into a number of steps early in the run (logged and kept, so a resumed run "
                             "follows the same schedule); resume with a larger one to go on")
     train.add_argument("--batch-size", type=int_at_least(1), help="rows of a batch (over all processes)")
-    train.add_argument("--time-size", type=int_at_least(1))
-    train.add_argument("--wordvec-size", type=int_at_least(1))
-    train.add_argument("--hidden-size", type=int_at_least(1))
+    train.add_argument("--time-size", type=int_at_least(1), help="time steps of a batch's windows: backpropagation "
+                       "through time reaches this far back (the model's: 35, awd 70)")
+    train.add_argument("--wordvec-size", type=int_at_least(1), help="D, the embedding's size (the model's: 100, "
+                       "better 650, awd 400)")
+    train.add_argument("--hidden-size", type=int_at_least(1), help="H, each recurrent layer's hidden size (the "
+                       "model's: 100, better 650, awd 1150)")
     train.add_argument("--cell", choices=["rnn", "lstm", "gru"], help="the recurrent layers' cell (default: the "
                                                                        "model's: simple rnn, rnnlm and better lstm)")
     train.add_argument("--layers", type=int_at_least(1), help="recurrent layers (default: the model's: better 2)")
