@@ -113,7 +113,7 @@ def test_schedule_options_of_another_schedule_are_refused():
 
 
 def test_a_budget_keeps_the_models_schedule():
-    """better keeps its plateau schedule under a budget (the README measures why)."""
+    """better keeps its plateau schedule under a budget (docs/guides/training.md measures why)."""
     line = one_error_line(fastrnn("train", "--model", "better", "--max-words", 1000, "--train-file", __file__,
                                   check=False), 2)
     assert "--model better needs --valid-file" in line  # plateau's need: the schedule is still plateau

@@ -1,4 +1,4 @@
-"""``python -m fastrnn.bench.training``: the README's training table, measured.
+"""``python -m fastrnn.bench.training``: the training table of docs/guides/training.md, measured.
 
 Each run is ``fastrnn train`` (or ``mpiexec -n 2 fastrnn train``) in its own
 process, with the arguments shown beside it; the table gives the training
