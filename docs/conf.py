@@ -2,7 +2,8 @@
 
 MyST Markdown pages; the API reference from the docstrings (autodoc); the
 command-line reference written from ``fastrnn.cli.build_parser`` at every build
-(``reference/cli.md``, not kept in git), so it cannot drift from the parsers.
+(``reference/cli.md``, not kept in git), so it cannot drift from the parsers; the
+benchmarks page's tables from the results files in ``docs/benchmarks/``.
 """
 import os
 import sys
@@ -18,11 +19,11 @@ author = "The fastrnn developers"
 copyright = "2026, The fastrnn developers"
 release = version = fastrnn.__version__
 
-extensions = ["myst_parser", "sphinx.ext.autodoc", "cli_reference"]
+extensions = ["myst_parser", "sphinx.ext.autodoc", "cli_reference", "benchmarks_page"]
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 myst_enable_extensions = ["colon_fence"]
 myst_heading_anchors = 3
-exclude_patterns = ["_build", "README.md"]
+exclude_patterns = ["_build", "_generated", "benchmarks"]
 html_theme = "furo"
 html_title = f"fastrnn {release}"
 html_static_path = []

@@ -3,6 +3,7 @@ headless Chromium: the pages render, every internal link resolves, and the searc
 finds TimeLSTM."""
 import functools
 import http.server
+import json
 import re
 import shutil
 import subprocess
@@ -102,6 +103,23 @@ def test_pages_render_in_chromium(served, tmp_path, page, expected):
     dom = rendered(f"{served}/{page}", tmp_path)
     text = re.sub(r"<[^>]+>", "", dom)
     assert all(e in text for e in expected), [e for e in expected if e not in text]
+
+
+def test_the_benchmarks_page_has_the_newest_table_of_each_kind(site, tmp_path):
+    """The page's tables come from docs/benchmarks/*.json, one a machine kind; of two
+    files of one kind, the newer one's table is the one kept."""
+    from fastrnn.bench.results import newest_by_kind
+
+    files = sorted((ROOT / "docs" / "benchmarks").glob("*.json"))
+    kinds = newest_by_kind(ROOT / "docs" / "benchmarks")
+    page = re.sub(r"<[^>]+>", "", (site / "benchmarks.html").read_text(encoding="utf-8"))
+    assert files and all(kind in page and results["rows"][0][1] in page for kind, results in kinds.items())
+    held = json.loads(files[0].read_text())
+    older = dict(held, kind="testkind", date="2000-01-01T00:00:00+00:00", rows=[["old_case", *held["rows"][0][1:]]])
+    newer = dict(held, kind="testkind", date="2100-01-01T00:00:00+00:00", rows=[["new_case", *held["rows"][0][1:]]])
+    (tmp_path / "a.json").write_text(json.dumps(newer))
+    (tmp_path / "b.json").write_text(json.dumps(older))
+    assert newest_by_kind(tmp_path)["testkind"]["rows"][0][0] == "new_case"
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here (.ci/run installs Debian's chromium)")

@@ -15,8 +15,10 @@ import os
 import statistics
 import sys
 import time
+from pathlib import Path
 
 from ..kernels.gemm import BF16
+from . import results
 from .cases import CASES, IDS, flops
 from .machine import cpu
 from .worker import worker
@@ -77,6 +79,9 @@ def main(argv=None) -> int:
     parser.add_argument("--pause", type=float, default=0.5, help="seconds between blocks")
     parser.add_argument("--no-numpy", action="store_true", help="leave out the (slow) NumPy design")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    parser.add_argument("--save", type=Path, metavar="FILE", help="also write the results to FILE (JSON, stamped "
+                        "with the commit, the date and the CPU: fastrnn.bench.results; the docs' benchmarks page "
+                        "is made from docs/benchmarks/*.json)")
     parser.add_argument("--against", metavar="PYTHON",
                         help="also time the fastrnn installed for this Python interpreter (another commit's "
                              "environment, say), in a column of its own")
@@ -102,7 +107,8 @@ def main(argv=None) -> int:
         contenders.insert(1, AGAINST)
     if args.against:
         print(f"{AGAINST}: the fastrnn of {args.against}")
-    print(f"{cpu()}; {args.threads} threads each; medians of {args.blocks} blocks x {args.calls} calls, "
+    cpu_line = cpu()
+    print(f"{cpu_line}; {args.threads} threads each; medians of {args.blocks} blocks x {args.calls} calls, "
           f"alternating, {args.pause} s pauses; {args.ids} word ids", flush=True)
     roof = measure("large_product", ["numpy"], args.threads, args.blocks, args.calls, args.pause)[0]["numpy"]
     roof = flops("large_product") / roof / 1e9
@@ -110,7 +116,7 @@ def main(argv=None) -> int:
           f"at {roof:.1f} GFLOP/s on {args.threads} threads, {roof / args.threads:.1f} a core", flush=True)
     names = ([c + " ms" for c in contenders] + ["x vs " + c for c in contenders[1:]] + ["GFLOP/s", "of roofline"]
              + ["fastrnn MB"])
-    table = Table(["case", *names], args.markdown)
+    table, rows = Table(["case", *names], args.markdown), []
     for case in args.cases:
         med, peak = measure(case, contenders, args.threads, args.blocks, args.calls, args.pause, args.ids,
                             args.against)
@@ -120,9 +126,14 @@ def main(argv=None) -> int:
         row += [f"{rate:.1f}", f"{rate / roof:.0%}"] if rate else ["", ""]
         row += [f"{peak['fastrnn']:,.0f}" if peak.get("fastrnn") else "-"]
         table.row([case, *row])
+        rows.append([case, *row])
     print("x vs C: C's median time over fastrnn's (above 1: fastrnn is faster); GFLOP/s: fastrnn's, layer and "
           "product cases; of roofline: that rate over the roofline's; fastrnn MB: peak resident memory of "
           "fastrnn's process")
+    if args.save:
+        settings = {k: getattr(args, k) for k in ("threads", "blocks", "calls", "pause", "ids")}
+        results.save(args.save, results.record(cpu_line, settings, roof, ["case", *names], rows))
+        print(f"results: {args.save}")
     return 0
 
 
