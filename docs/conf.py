@@ -27,6 +27,7 @@ exclude_patterns = ["_build", "_generated", "benchmarks"]
 html_theme = "furo"
 html_title = f"fastrnn {release}"
 html_static_path = []
+html_extra_path = ["_generated/extra"]  # the asv dashboard, as asv/
 autodoc_member_order = "bysource"
 autodoc_default_options = {"members": True, "show-inheritance": False}
 autodoc_typehints = "description"
