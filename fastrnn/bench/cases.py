@@ -9,7 +9,9 @@ vocabularies: ``better_50k`` (the same at V=50,000) and the adaptive softmax
 cutoffs, 2000 and 2000, 10000, 50000; ``adaptive_50k`` and ``adaptive_250k_c2``,
 cutoffs 2000 and 10000), whose PyTorch peer is the same model with
 ``nn.AdaptiveLogSoftmaxWithLoss`` (head bias, untied; fastrnn ties the
-shortlist to the embedding).  Word ids are uniform over the vocabulary, or
+shortlist to the embedding) and ``nn.Embedding(sparse=True)``, its gradient as
+rows as fastrnn's is (the global norm clipped by hand: ``clip_grad_norm_``
+refuses sparse gradients).  Word ids are uniform over the vocabulary, or
 Zipf-distributed (``ids="zipf"``: p(rank k) proportional to 1/(k+1), as words
 in text; ids are ranks), which puts fewer labels in an adaptive head's
 clusters of rare words.  ``better_locked_wd`` is ``better_step`` with its
@@ -210,8 +212,10 @@ def _torch_fp32(p, rng, ids):
         V, D, H = p["V"], p["D"], p["H"]
         better = p["model"] == "better"
         kind = torch.nn.LSTM if better else recurrent[p["model"]]
-        emb, rnn = torch.nn.Embedding(V, D), kind(D, H, batch_first=True, num_layers=2 if better else 1,
-                                                  dropout=0.5 if better else 0.0)
+        sparse = p.get("head") == "adaptive"  # untied: the embedding's grad as rows, as fastrnn's
+        emb, rnn = torch.nn.Embedding(V, D, sparse=sparse), kind(D, H, batch_first=True,
+                                                                 num_layers=2 if better else 1,
+                                                                 dropout=0.5 if better else 0.0)
         drop = torch.nn.Dropout(0.5 if better else 0.0)
         if p.get("head") == "adaptive":
             from fastrnn.layers.adaptive import default_cutoffs
@@ -238,7 +242,10 @@ def _torch_fp32(p, rng, ids):
             loss = loss_of(drop(out))
             opt.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, MAX_GRAD)
+            if sparse:
+                _clip_by_hand(params, MAX_GRAD)
+            else:
+                torch.nn.utils.clip_grad_norm_(params, MAX_GRAD)
             opt.step()
         return step
     xs, dhs, *_ = _layer_data(rng, p["cell"], p["N"], p["T"], p["D"], p["H"])
@@ -249,6 +256,15 @@ def _torch_fp32(p, rng, ids):
         out, _ = rnn(x)
         out.backward(d)
     return fb
+
+
+def _clip_by_hand(params, max_norm: float) -> None:
+    """Clip the global norm of grads some of which are sparse (``clip_grad_norm_`` refuses those)."""
+    grads = [q.grad for q in params if q.grad is not None]
+    total = sum(float((g.coalesce().values() if g.is_sparse else g).pow(2).sum()) for g in grads) ** 0.5
+    if total > max_norm:
+        for g in grads:
+            g.mul_(max_norm / (total + 1e-6))
 
 
 def _torch_awd(p, rng, ids):
