@@ -123,6 +123,16 @@ def test_the_benchmarks_page_has_the_newest_table_of_each_kind(site, tmp_path):
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here (.ci/run installs Debian's chromium)")
+def test_the_asv_dashboard_renders(site, served, tmp_path):
+    """The asv results kept in asv_benchmarks/results/ appear as the site's dashboard,
+    its scripts copied beside it (docs/_ext/benchmarks_page.py)."""
+    if not (site / "asv" / "vendor").is_dir():
+        pytest.skip("no npm here to copy the dashboard's scripts beside it (it loads them from CDNs then)")
+    dom = rendered(f"{served}/asv/index.html", tmp_path)
+    assert "TrainingStep.time_step" in dom and "bench_layers" in dom and "airspeed velocity error" not in dom
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here (.ci/run installs Debian's chromium)")
 def test_search_finds_timelstm(served, tmp_path):
     dom = rendered(f"{served}/search.html?q=TimeLSTM", tmp_path)
     assert 'href="reference/api.html#fastrnn.time_layers.TimeLSTM"' in dom
