@@ -65,7 +65,8 @@ def test_every_internal_link_resolves(site):
                 target = target / "index.html"
             if not target.is_file():
                 broken.append(f"{page.relative_to(site)}: {href}")
-            elif url.fragment and target.suffix == ".html" and url.fragment not in pages[target].ids:
+            elif (url.fragment and not url.fragment.startswith("/")  # "#/...": a route of asv's scripts
+                  and target.suffix == ".html" and url.fragment not in pages[target].ids):
                 broken.append(f"{page.relative_to(site)}: {href} (no such anchor)")
     assert len(pages) > 15 and not broken, broken
 
