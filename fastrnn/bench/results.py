@@ -18,6 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from . import machine
+
 
 def commit() -> str:
     """``git describe --tags --always --dirty`` of fastrnn's checkout, or its version when not in one."""
@@ -32,21 +34,9 @@ def commit() -> str:
     return run.stdout.strip() if run is not None and run.returncode == 0 and run.stdout.strip() else fastrnn.__version__
 
 
-def kind() -> str:
-    """The machine kind: LLVM's CPU name, with the bf16 engine where the CPU has one."""
-    from llvmlite import binding
-
-    from ..kernels.bf16 import engine, ready
-    from ..kernels.gemm import BF16
-
-    if BF16:
-        ready()
-    return binding.get_host_cpu_name() + (f"-{engine()}" if BF16 else "")
-
-
 def record(cpu_line: str, settings: dict, roofline: float, columns: list, rows: list) -> dict:
     return {"commit": commit(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "cpu": cpu_line, "kind": kind(), "command": "python -m fastrnn.bench " + " ".join(sys.argv[1:]),
+            "cpu": cpu_line, "kind": machine.kind(), "command": "python -m fastrnn.bench " + " ".join(sys.argv[1:]),
             "settings": settings, "roofline_gflops": round(roofline, 1), "columns": columns, "rows": rows}
 
 

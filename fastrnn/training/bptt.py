@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels import masks
+from ..layers.dropout import call_key
 
 STREAM = 0x62707474
 """The generator's key for window lengths (``"bptt"``), apart from every dropout layer's."""
@@ -46,7 +47,7 @@ def _draw(k, i: int) -> int:
 
 def length(seed: int, step: int, time_size: int) -> int:
     """The window length of step ``step`` (from 0) of a run seeded ``seed``, mean ``time_size``."""
-    k = _key(_key(_key(0, STREAM), seed), step)
+    k = _key(call_key(STREAM, seed), step)  # key(key(key(0, STREAM), seed), step)
     halves = time_size if _draw(k, 0) < HALF else 2 * time_size  # the base, in halves
     spread = sum(_draw(k, i) for i in range(1, UNIFORMS + 1)) - 6 * 2**32  # z * 2**32
     L = (halves * 7 * 2**32 + spread * time_size) // (14 * 2**32)
