@@ -1,6 +1,7 @@
 """The documentation site: built with Sphinx, warnings as errors, then opened in
 headless Chromium: the pages render, every internal link resolves, and the search
 finds TimeLSTM."""
+import fcntl
 import functools
 import http.server
 import json
@@ -25,9 +26,13 @@ pytest.importorskip("furo", reason="the docs extra (sphinx, myst-parser, furo) i
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("site")
-    run = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
-                          "-d", str(out / "doctrees"), str(ROOT / "docs"), str(out / "html")],
-                         capture_output=True, text=True)
+    lock = ROOT / "docs" / "_generated" / ".build.lock"  # a build writes docs/_generated: one worker at a time
+    lock.parent.mkdir(exist_ok=True)
+    with open(lock, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        run = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
+                              "-d", str(out / "doctrees"), str(ROOT / "docs"), str(out / "html")],
+                             capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr  # no warning
     return out / "html"
 
