@@ -1,8 +1,19 @@
-"""Matrix products of the layers, run in Numba's threads (``kernels.blas.par_gemm``,
-or ``kernels.bf16.matmul`` with ``bf16``: operands rounded to bfloat16, sums in float32;
-``row_matmul`` on fastrnn's own core, ``kernels.gemm.matmul``)."""
+"""Matrix products of the layers, run in Numba's threads: on fastrnn's own core
+(``kernels.gemm.matmul``), or with ``bf16`` by ``kernels.bf16.matmul`` (operands
+rounded to bfloat16, sums in float32).
+
+``PRODUCTS`` (the environment variable ``FASTRNN_PRODUCTS``, read once at
+import) says where the other float32 and float64 products (weight gradients,
+``TimeAffine``, the output heads) run: ``blas`` (the default), tiles of BLAS
+gemm calls (``kernels.blas.par_gemm``), whose kernels sum in orders of their
+own, chosen for the CPU; or ``own``, where every element of a product is one
+chain of fused multiply-adds over k in order, so that a training run's bits
+depend neither on the BLAS kernel nor on the vector width (slower: see
+docs/explanation/determinism.md).  ``row_matmul`` runs on the own core either way.
+"""
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -15,6 +26,19 @@ from .kernels.bf16 import matmul as bf16_matmul
 from .kernels.bf16 import ready
 from .kernels.gemm import matmul as own_matmul
 from .kernels.gemm import packed_size
+
+
+
+def _products() -> str:
+    choice = os.environ.get("FASTRNN_PRODUCTS", "blas")
+    if choice not in ("blas", "own"):
+        raise ValueError(f"FASTRNN_PRODUCTS must be 'blas' or 'own', got {choice!r}")
+    return choice
+
+
+PRODUCTS = _products()
+"""Where float products run: ``blas`` or ``own`` (see the module's docstring)."""
+OWN = PRODUCTS == "own"
 
 _spare = threading.local()
 """This thread's workspaces for ``row_matmul``'s packed B, one a dtype (named by
@@ -37,16 +61,19 @@ def _target(out: np.ndarray) -> np.ndarray:
 def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, bf16: bool = False) -> np.ndarray:
     """``out = A @ B`` for 2-D arrays of one float dtype (float32 with ``bf16``); returns out.
 
-    ``out`` may be any 2-D view (a grad of a transposed param, say); when its
-    rows are not unit-stride (with ``bf16``: when it is not C-contiguous) the
-    product goes through a temporary.
+    ``out`` may be any 2-D view (a grad of a transposed param, say); when it is
+    not C-contiguous (by BLAS: when its rows are not unit-stride) the product
+    goes through a temporary.
     """
     if out is None:
         out = np.empty((A.shape[0], B.shape[1]), A.dtype)
-    if bf16:
-        ready()
+    if bf16 or OWN:
         target = out if out.flags.c_contiguous else np.empty(out.shape, out.dtype)
-        bf16_matmul(A, B, target)
+        if bf16:
+            ready()
+            bf16_matmul(A, B, target)
+        else:
+            row_matmul(A, B, target)
     else:
         A, B = _unit_stride(A), _unit_stride(B)
         target = _target(out)
@@ -79,10 +106,10 @@ def linear_backward(X: np.ndarray, dY: np.ndarray, W: np.ndarray, dW: np.ndarray
     ``dW`` (D, M) (any 2-D view) and returns ``dY @ W.T`` (R, E), for X (R, D),
     dY (R, M) and W (E, M), from one kernel that reads each block of dY once.
     (X and W differ in their first dimension where X carries a column of ones
-    for the bias.)  With ``bf16`` they are two bfloat16 products."""
-    if bf16:
-        matmul(X.T, dY, out=dW, bf16=True)
-        return matmul(dY, W.T, bf16=True)
+    for the bias.)  With ``bf16``, or on the own core, they are two products."""
+    if bf16 or OWN:
+        matmul(X.T, dY, out=dW, bf16=bf16)
+        return matmul(dY, W.T, bf16=bf16)
     XT, dY, WT = _unit_stride(X.T), _unit_stride(dY), _unit_stride(W.T)
     dX = np.empty((X.shape[0], W.shape[0]), X.dtype)
     target = _target(dW)

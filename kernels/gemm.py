@@ -284,6 +284,20 @@ def products(K, A, a_base, a_rs, Bp, G, H, C, c_base, c_rs, r0, r1, k0, k1):
                     tile(K, A, a_off, a_rs, Bp, b_off, C, c_off, c_rs, rows, w)
 
 
+@njit(**JIT)
+def serial_matmul(A, K, B, Bp, C):
+    """C[:, :N] = A[:, :K] @ B on this thread, for C-contiguous A (M, >= K) and
+    C (M, >= N) of one float dtype, B (K, N) any 2-D view of it and Bp a
+    workspace of at least ``packed_size(K, N, 1)`` elements: each panel of B
+    packed, then used for every row while it is in cache; every element one
+    chain of fused multiply-adds over k in order."""
+    N = B.shape[1]
+    a, c = A.reshape(-1), C.reshape(-1)
+    for p in range(panels(N)):
+        _pack_rows(B, p * NR, min(NR, N - p * NR), Bp[p * K * NR:(p + 1) * K * NR])
+        products(K, a, 0, A.shape[1], Bp, 1, N, c, 0, C.shape[1], 0, A.shape[0], p, p + 1)
+
+
 @njit([types.void(types.Array(t, 2, "C"), types.Array(t, 2, "A"), types.Array(t, 1, "C"), types.Array(t, 2, "C"),
                   types.intp) for t in (types.float32, types.float64)], **PJIT)
 def matmul(A, B, Bp, C, threads):

@@ -25,6 +25,7 @@ from numba.extending import overload
 from . import bf16 as _bf16
 from .blas import gemm, sum_parts
 from .config import JIT, PJIT
+from .gemm import packed_size, serial_matmul
 from .softmax import exp_sum, row_max
 
 TILE_ELEMENTS = 1 << 19
@@ -44,21 +45,31 @@ def column_tiles(R, V):
     return (V + width - 1) // width, width
 
 
-def _scores(x1, x1r, W, tile, bf16):
-    """tile = x1 @ W by BLAS, or with ``bf16`` (float32 only) of x1 rounded (x1r,
-    ``kernels.bf16.rounded``) and W rounded (in kernels only)."""
+@njit(**JIT)
+def _product(A, B, C, Bp, own):
+    """C = A @ B for A (M, K) and C (M, N) C-contiguous, B any view: on fastrnn's
+    own core (``own``, Bp its workspace) or by BLAS."""
+    if own:
+        serial_matmul(A, A.shape[1], B, Bp, C)
+    else:
+        gemm(A, B, C)
+
+
+def _scores(x1, x1r, W, tile, Bp, bf16, own):
+    """tile = x1 @ W (``_product``), or with ``bf16`` (float32 only) of x1 rounded
+    (x1r, ``kernels.bf16.rounded``) and W rounded (in kernels only)."""
 
 
 @overload(_scores, jit_options=JIT)
-def _scores_impl(x1, x1r, W, tile, bf16):
+def _scores_impl(x1, x1r, W, tile, Bp, bf16, own):
     if tile.dtype != types.float32:  # float64 layers have no bf16
-        return lambda x1, x1r, W, tile, bf16: gemm(x1, W, tile)
+        return lambda x1, x1r, W, tile, Bp, bf16, own: _product(x1, W, tile, Bp, own)
 
-    def impl(x1, x1r, W, tile, bf16):
+    def impl(x1, x1r, W, tile, Bp, bf16, own):
         if bf16:
             _bf16.rounded_gemm(x1r, W, tile)
         else:
-            gemm(x1, W, tile)
+            _product(x1, W, tile, Bp, own)
     return impl
 
 
@@ -70,22 +81,24 @@ def _group(g, count):
 
 
 @njit(**PJIT)
-def head_forward(x1, Wb, t, E, tmax, tsum, tlabel, bf16):
-    """x1 (R, D+1), Wb (D+1, V), t (R,) ids (any value outside [0, V) is never
-    looked up); writes E (count, R, width), tmax and tsum (count, R), and
-    tlabel (R,), the score at t[r] of each row whose label lies in [0, V).
-    ``bf16``: the scores' products take bfloat16 operands (float32 only)."""
+def head_forward(x1, Wb, t, E, tmax, tsum, tlabel, bf16, own):
+    """x1 (R, D+1) C-contiguous, Wb (D+1, V), t (R,) ids (any value outside [0, V)
+    is never looked up); writes E (count, R, width), tmax and tsum (count, R),
+    and tlabel (R,), the score at t[r] of each row whose label lies in [0, V).
+    ``bf16``: the scores' products take bfloat16 operands (float32 only);
+    else ``own``: they run on fastrnn's own core, not BLAS."""
     V = Wb.shape[1]
-    R = E.shape[1]
+    R, D1 = E.shape[1], x1.shape[1]
     count, width = column_tiles(R, V)
     x1r = _bf16.rounded(x1) if bf16 else np.empty(0, np.uint16)  # rounded once for every tile
     for g in prange(min(GROUPS, count)):
         first, stop = _group(g, count)
         S = np.empty(R * width, E.dtype)
+        Bp = np.empty(packed_size(D1, width, 1) if own else 0, E.dtype)
         for k in range(first, stop):
             c0, c1 = k * width, min(V, (k + 1) * width)
             tile = S[:R * (c1 - c0)].reshape(R, c1 - c0)  # C-contiguous rows, so loops vectorise
-            _scores(x1, x1r, Wb[:, c0:c1], tile, bf16)
+            _scores(x1, x1r, Wb[:, c0:c1], tile, Bp, bf16, own)
             for r in range(R):
                 row = tile[r]
                 label = t[r]
@@ -97,14 +110,15 @@ def head_forward(x1, Wb, t, E, tmax, tsum, tlabel, bf16):
 
 
 @njit(**PJIT)
-def head_backward(x1, E, c, t, scale, WT, dWb, parts, dx, accumulate, bf16):
+def head_backward(x1, E, c, t, scale, WT, dWb, parts, dx, accumulate, bf16, own):
     """x1 (R, D+1), E (count, R, width) and c (count, R) from the forward; t (R,) labels,
     a label outside [0, V) (an ignored row, whose c is 0) adding no label term;
     WT (V, D) the transposed weight.  Writes dx (R, D), using parts (GROUPS, R, D)
     as scratch, and dWb (D+1, V), or adds this call's dWb to it (``accumulate``:
     each tile's part is made whole, then added).  Every tile's part is the same
     either way, so calls over groups of rows add up, in their order, as one
-    process per group would.  ``bf16``: ``_pair_backward``."""
+    process per group would.  ``bf16``: ``_pair_backward``; else ``own``: the
+    products run on fastrnn's own core, not BLAS."""
     V, R = WT.shape[0], E.shape[1]
     D1, D = x1.shape[1], WT.shape[1]
     count, width = column_tiles(R, V)
@@ -113,22 +127,33 @@ def head_backward(x1, E, c, t, scale, WT, dWb, parts, dx, accumulate, bf16):
         _pair_backward(x1, E, c, t, scale, WT, dWb, parts, accumulate)
         sum_parts(parts[:groups], dx)
         return
+    x1T = np.ascontiguousarray(x1.T) if own else np.empty((0, 0), x1.dtype)
     for g in prange(groups):
         first, stop = _group(g, count)
-        X = np.empty((R, D1), x1.dtype)
+        X = np.empty((D1, R) if own else (R, D1), x1.dtype)  # own: rows of x1.T, the product's unit-stride k
         P = np.empty((R, D), x1.dtype)
-        S = np.empty((D1, width if accumulate else 0), x1.dtype)
+        S = np.empty((D1, width if accumulate or own else 0), x1.dtype)
+        Bp = np.empty(max(packed_size(R, width, 1), packed_size(width, D, 1)) if own else 0, x1.dtype)
         part = parts[g]
         part[:] = 0
         for k in range(first, stop):
             c0, c1 = k * width, min(V, (k + 1) * width)
-            for r in range(R):
-                ck = c[k, r]
+            w = c1 - c0
+            if own:
                 for i in range(D1):
-                    X[r, i] = ck * x1[r, i]
-            out = S[:, :c1 - c0] if accumulate else dWb[:, c0:c1]
-            gemm(X.T, E[k, :, :c1 - c0], out)
-            gemm(E[k, :, :c1 - c0], WT[c0:c1], P)
+                    for r in range(R):
+                        X[i, r] = c[k, r] * x1T[i, r]
+                out = S[:, :w]
+                serial_matmul(X, R, E[k, :, :w], Bp, S)
+                serial_matmul(E[k], w, WT[c0:c1], Bp, P)
+            else:
+                for r in range(R):
+                    ck = c[k, r]
+                    for i in range(D1):
+                        X[r, i] = ck * x1[r, i]
+                out = S[:, :w] if accumulate else dWb[:, c0:c1]
+                gemm(X.T, E[k, :, :w], out)
+                gemm(E[k, :, :w], WT[c0:c1], P)
             for r in range(R):
                 ck = c[k, r]
                 for j in range(D):
@@ -141,6 +166,8 @@ def head_backward(x1, E, c, t, scale, WT, dWb, parts, dx, accumulate, bf16):
                         part[r, j] -= scale * WT[label, j]
             if accumulate:
                 dWb[:, c0:c1] += out
+            elif own:
+                dWb[:, c0:c1] = out
     sum_parts(parts[:groups], dx)
 
 

@@ -31,3 +31,13 @@ def pytest_terminal_summary(terminalreporter):
     if FUZZ_STATUSES:
         terminalreporter.write_line(f"fastrnn command lines fuzzed: {sum(FUZZ_STATUSES.values()):,} (exit status "
                                     + ", ".join(f"{k}: {v}" for k, v in sorted(FUZZ_STATUSES.items())) + ")")
+
+
+@pytest.fixture(params=["blas", "own"])
+def products(request, monkeypatch):
+    """Where the float products that may go to BLAS run (``fastrnn._matmul.OWN``,
+    FASTRNN_PRODUCTS): each test using it runs once each way."""
+    from fastrnn import _matmul
+
+    monkeypatch.setattr(_matmul, "OWN", request.param == "own")
+    return request.param

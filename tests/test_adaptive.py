@@ -91,7 +91,7 @@ def test_loss_and_grads_match_oracle(rng, dtype, N, T, D, V, cutoffs, groups):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_tied_shortlist_matches_oracle(rng, dtype):
+def test_tied_shortlist_matches_oracle(rng, dtype, products):
     V, D = 60, 7
     layer = make(rng, D, V, [10, 25], dtype, order=rng.permutation(V), tied=True)
     layer.groups = 2
@@ -204,7 +204,7 @@ def test_every_label_ignored_gives_zero_loss_and_grads(rng):
     assert not any(np.any(g) for g in layer.grads)
 
 
-def test_results_do_not_depend_on_the_thread_count(rng):
+def test_results_do_not_depend_on_the_thread_count(rng, products):
     layer = make(rng, 16, 20000, [300, 4000], np.float32, tied=True, order=rng.permutation(20000))
     layer.groups = 2
     h = randn(rng, (20, 35, 16), np.float32)

@@ -57,7 +57,7 @@ def test_embedding_step_and_int32_ids(rng):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("N,T,D,M", [(1, 1, 1, 1), (2, 3, 4, 5), (20, 35, 16, 300)])
-def test_time_affine_matches_oracle(rng, dtype, N, T, D, M):
+def test_time_affine_matches_oracle(rng, dtype, N, T, D, M, products):
     W, b = randn(rng, (D, M), dtype), randn(rng, (M,), dtype)
     x, dout = randn(rng, (N, T, D), dtype), randn(rng, (N, T, M), dtype)
     layer = TimeAffine(W, b)
@@ -70,7 +70,7 @@ def test_time_affine_matches_oracle(rng, dtype, N, T, D, M):
     assert naive.rel_err(layer.grads[1], d64.sum(axis=0)) <= TOL[dtype]
 
 
-def test_time_affine_with_transposed_weight_view(rng):
+def test_time_affine_with_transposed_weight_view(rng, products):
     """Weight tying: the affine weight is embed_W.T, a Fortran-ordered view."""
     embed_W = randn(rng, (40, 6), np.float32)
     W = embed_W.T

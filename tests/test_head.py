@@ -39,7 +39,7 @@ def make_params(rng, D, V, dtype, layout):
 @pytest.mark.parametrize("N,T,D,V,layout", [(1, 1, 3, 1, "separate"), (2, 3, 5, 2, "stacked"),
                                             (3, 4, 7, 17, "tied"), (2, 5, 4, 700, "stacked"),
                                             (30, 35, 6, 8011, "separate")])  # the last: many column tiles
-def test_fused_head_matches_oracle(rng, dtype, N, T, D, V, layout):
+def test_fused_head_matches_oracle(rng, dtype, N, T, D, V, layout, products):
     W, b = make_params(rng, D, V, dtype, layout)
     h = randn(rng, (N, T, D), dtype, 2.0)
     ts = rng.integers(0, V, (N, T))
@@ -106,7 +106,7 @@ def test_bad_labels_raise_before_any_kernel(rng):
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads")
-def test_bit_identical_with_1_and_2_threads(rng):
+def test_bit_identical_with_1_and_2_threads(rng, products):
     W, b = make_params(rng, 6, 8011, np.float32, "stacked")
     h = randn(rng, (30, 35, 6), np.float32)
     ts = rng.integers(0, 8011, (30, 35))

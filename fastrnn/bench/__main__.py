@@ -26,24 +26,33 @@ from .worker import worker
 
 AGAINST = "fastrnn@against"
 """The contender ``--against`` names: fastrnn in another Python environment."""
+OWN = "fastrnn@own"
+"""The contender ``--own-products`` names: fastrnn with every float product on its own core (``FASTRNN_PRODUCTS=own``)."""
 
 
 def measure(case: str, contenders: list, threads: int, blocks: int, calls: int, pause: float,
             ids: str = "uniform", against: str | None = None) -> tuple:
     """(median seconds per call, peak resident MB) of each contender, timed in
-    alternating blocks; AGAINST runs in the interpreter ``against``."""
+    alternating blocks; AGAINST runs in the interpreter ``against``, OWN with
+    FASTRNN_PRODUCTS=own."""
     ctx = mp.get_context("spawn")
     workers = {}
     for name in contenders:
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=worker, args=(child, "fastrnn" if name == AGAINST else name, case, threads, ids),
-                           daemon=True)
+        proc = ctx.Process(target=worker, args=(child, name.partition("@")[0], case, threads, ids), daemon=True)
         if name == AGAINST:
             mp_spawn.set_executable(against)
+        saved = os.environ.get("FASTRNN_PRODUCTS")
+        if name == OWN:
+            os.environ["FASTRNN_PRODUCTS"] = "own"
         try:
             proc.start()
         finally:
             mp_spawn.set_executable(sys.executable)
+            if name == OWN and saved is None:
+                os.environ.pop("FASTRNN_PRODUCTS")
+            elif name == OWN:
+                os.environ["FASTRNN_PRODUCTS"] = saved
         workers[name] = (parent, proc)
     peaks = {}
     try:
@@ -85,6 +94,9 @@ def main(argv=None) -> int:
     parser.add_argument("--against", metavar="PYTHON",
                         help="also time the fastrnn installed for this Python interpreter (another commit's "
                              "environment, say), in a column of its own")
+    parser.add_argument("--own-products", action="store_true",
+                        help="also time fastrnn with every float product on its own core (FASTRNN_PRODUCTS=own), in "
+                             "a column of its own: the price of results that do not depend on the BLAS kernel")
     args = parser.parse_args(argv)
     if not BF16 and any(CASES[c].get("precision", "fp32") != "fp32" for c in args.cases):
         parser.error("the _bf16 cases need a CPU with AVX512_BF16, which this one has not")
@@ -103,9 +115,10 @@ def main(argv=None) -> int:
         print("PyTorch is not installed: no PyTorch column")
     if not args.no_numpy:
         contenders.append("numpy")
+    if args.own_products:
+        contenders.insert(1, OWN)
     if args.against:
         contenders.insert(1, AGAINST)
-    if args.against:
         print(f"{AGAINST}: the fastrnn of {args.against}")
     cpu_line = cpu()
     print(f"{cpu_line}; {args.threads} threads each; medians of {args.blocks} blocks x {args.calls} calls, "

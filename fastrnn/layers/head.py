@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _groups
+from .. import _matmul
 from .._threads import blas_in_kernel
 from ..kernels.head import GROUPS, column_tiles, head_backward, head_forward
 from .affine import TimeAffine
@@ -41,7 +42,7 @@ class SoftmaxPart:
         E = self._flat[:size].reshape(tiles, R, width)
         tmax, tsum = np.empty((tiles, R), dtype), np.empty((tiles, R), dtype)
         tlabel = np.zeros(R, dtype)
-        head_forward(x1, Wb, t, E, tmax, tsum, tlabel, bf16)
+        head_forward(np.ascontiguousarray(x1), Wb, t, E, tmax, tsum, tlabel, bf16, _matmul.OWN)
         m = tmax.max(axis=0)
         w = np.exp(tmax.astype(np.float64) - m)
         total = np.sum(w * tsum, axis=0)
@@ -57,7 +58,7 @@ class SoftmaxPart:
         dtype = x1.dtype
         parts = np.empty((GROUPS, x1.shape[0], WT.shape[1]), dtype)
         head_backward(x1, self._E, (self._c * dout).astype(dtype), t, dtype.type(self._scale * dout), WT, dWb,
-                      parts, dx, accumulate, self._bf16)
+                      parts, dx, accumulate, self._bf16, _matmul.OWN)
 
 
 class AffineSoftmaxLoss:
