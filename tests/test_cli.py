@@ -6,6 +6,9 @@ import pytest
 
 from cli_support import SMALL, fastrnn, markov_files, text_args, value
 from fastrnn import BetterRnnlm, SimpleRnnlm
+from fastrnn.cli import build_parser
+from fastrnn.cli.train import config_of
+from fastrnn.kernels.gemm import BF16
 from fastrnn.params_file import read_params
 from naive import language_model_loss
 
@@ -188,3 +191,9 @@ def test_the_plot_puts_each_report_at_its_iteration(tmp_path, monkeypatch):
     args = [*text_args(files, tmp_path / "cache"), *SMALL, "--epochs", 2, "--max-iters", 13, "--eval-interval", 5]
     assert cli.main(["train", *map(str, args), "--out", str(tmp_path / "run")]) == 0
     assert drawn["x"] == [1, 6, 11, 14, 19, 24] and len(drawn["y"]) == 6
+
+
+def test_precision_auto_is_bf16_where_the_cpu_has_it():
+    """--precision auto becomes the precision this CPU runs fastest, recorded as such."""
+    config = config_of(build_parser().parse_args(["train", "--precision", "auto"]))
+    assert config.model.precision == ("bf16" if BF16 else "fp32")

@@ -33,7 +33,7 @@ def lstm_case(rng, N, T, D, H, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("N,T,D,H", SHAPES)
-def test_time_lstm_matches_oracle(rng, dtype, N, T, D, H, products):
+def test_time_lstm_matches_oracle(rng, dtype, N, T, D, H):
     Wx, Wh, b, xs, dhs, h0, c0 = lstm_case(rng, N, T, D, H, dtype)
     layer = TimeLSTM(Wx, Wh, b, stateful=True)
     layer.set_state(h0, c0)

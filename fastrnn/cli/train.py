@@ -75,9 +75,10 @@ def add_parser(sub) -> None:
                                                          "(default: the model's: better 0.5)")
     _add_regulariser_options(train.add_argument_group("AWD-LSTM's structure and regularisers (Merity et al. 2017; "
                                                       "default: off, but for --model awd)"))
-    train.add_argument("--precision", choices=["fp32", "bf16"], help="fp32 (the default, the reference's) or bf16: "
-                       "every matrix product takes bfloat16 operands and sums in float32, everything else float32 "
-                       "(needs a CPU with AVX512_BF16); evaluations run in fp32")
+    train.add_argument("--precision", choices=["fp32", "bf16", "auto"], help="fp32 (the default, the reference's) or "
+                       "bf16: every matrix product takes bfloat16 operands and sums in float32, everything else "
+                       "float32 (needs a CPU with AVX512_BF16); evaluations run in fp32. auto: bf16 where the CPU "
+                       "has AVX512_BF16, else fp32 (the run records which)")
     train.add_argument("--lr", type=positive_float, help="learning rate")
     train.add_argument("--max-grad", type=positive_float, help="clip the global gradient norm to this")
     train.add_argument("--max-iters", type=int_at_least(1), help="cap on the iterations of each epoch")
@@ -185,6 +186,8 @@ def _add_parallel_options(group) -> None:
 def _given(args) -> dict:
     """The settings given on the command line (paths made absolute), by their flat names."""
     given = {k: getattr(args, k) for k in KEYS if k != "model" and getattr(args, k, None) is not None}
+    if given.get("precision") == "auto":
+        given["precision"] = "bf16" if BF16 else "fp32"
     return {k: str(absolute(v, f"--{k.replace('_', '-')}")) if isinstance(v, Path) else v for k, v in given.items()}
 
 
