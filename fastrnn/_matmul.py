@@ -2,8 +2,8 @@
 (``kernels.gemm.matmul``), or with ``bf16`` by ``kernels.bf16.matmul`` (operands
 rounded to bfloat16, sums in float32).
 
-``PRODUCTS`` (the environment variable ``FASTRNN_PRODUCTS``, read once at
-import) says where the other float32 and float64 products (weight gradients,
+The environment variable ``FASTRNN_PRODUCTS`` (read once at import: ``OWN``)
+says where the other float32 and float64 products (weight gradients,
 ``TimeAffine``, the output heads) run: ``blas`` (the default), tiles of BLAS
 gemm calls (``kernels.blas.par_gemm``), whose kernels sum in orders of their
 own, chosen for the CPU; or ``own``, where every element of a product is one
@@ -28,17 +28,16 @@ from .kernels.gemm import matmul as own_matmul
 from .kernels.gemm import packed_size
 
 
-
-def _products() -> str:
+def _own_products() -> bool:
+    """Whether FASTRNN_PRODUCTS is ``own`` (ValueError for a value other than ``blas`` or ``own``)."""
     choice = os.environ.get("FASTRNN_PRODUCTS", "blas")
     if choice not in ("blas", "own"):
         raise ValueError(f"FASTRNN_PRODUCTS must be 'blas' or 'own', got {choice!r}")
-    return choice
+    return choice == "own"
 
 
-PRODUCTS = _products()
-"""Where float products run: ``blas`` or ``own`` (see the module's docstring)."""
-OWN = PRODUCTS == "own"
+OWN = _own_products()
+"""Whether the float products run on the own core (see the module's docstring)."""
 
 _spare = threading.local()
 """This thread's workspaces for ``row_matmul``'s packed B, one a dtype (named by
